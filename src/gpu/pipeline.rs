@@ -1,0 +1,158 @@
+//! Compute pipelines built from [`KernelDesc`]s.
+
+use crate::error::{Error, Result};
+use crate::kernels::{dispatch_grid, BindingKind, KernelDesc};
+use crate::shaders;
+
+use super::GpuContext;
+
+/// A kernel's compiled pipeline and its group-0 layout.
+pub struct Pipeline {
+    desc: &'static KernelDesc,
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl Pipeline {
+    /// Composes the shader, builds the bind-group layout from the descriptor's ordered
+    /// bindings, and compiles the pipeline. Use [`GpuContext::pipeline`], which caches.
+    pub(crate) fn new(ctx: &GpuContext, desc: &'static KernelDesc) -> Result<Self> {
+        let source = shaders::compose(desc.shader)?;
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = desc
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match b.kind {
+                        BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
+                        BindingKind::StorageRead => {
+                            wgpu::BufferBindingType::Storage { read_only: true }
+                        }
+                        BindingKind::StorageReadWrite => {
+                            wgpu::BufferBindingType::Storage { read_only: false }
+                        }
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        ctx.scoped(&format!("building kernel `{}`", desc.name), || {
+            let device = &ctx.device;
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(desc.shader),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(desc.name),
+                entries: &entries,
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(desc.name),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(desc.name),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(desc.entry),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                cache: None,
+            });
+            Self {
+                desc,
+                layout,
+                pipeline,
+            }
+        })
+    }
+
+    /// The descriptor this pipeline was built from.
+    pub fn desc(&self) -> &'static KernelDesc {
+        self.desc
+    }
+
+    /// A bind group over `buffers`, one per descriptor binding, in order.
+    pub fn bind(&self, ctx: &GpuContext, buffers: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {
+        if buffers.len() != self.desc.bindings.len() {
+            return Err(Error::Gpu(format!(
+                "kernel `{}` takes {} bindings ({}), got {} buffers",
+                self.desc.name,
+                self.desc.bindings.len(),
+                self.desc
+                    .bindings
+                    .iter()
+                    .map(|b| b.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                buffers.len()
+            )));
+        }
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        ctx.scoped(
+            &format!("binding buffers of kernel `{}`", self.desc.name),
+            || {
+                ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(self.desc.name),
+                    layout: &self.layout,
+                    entries: &entries,
+                })
+            },
+        )
+    }
+
+    /// Records one dispatch covering `n_threads` threads (a 2-D grid when one dimension
+    /// would exceed the device limit; shaders use `linear_index`).
+    pub fn dispatch(
+        &self,
+        ctx: &GpuContext,
+        pass: &mut wgpu::ComputePass<'_>,
+        bind_group: &wgpu::BindGroup,
+        n_threads: u64,
+    ) {
+        let grid = dispatch_grid(
+            n_threads,
+            self.desc.workgroup_size[0],
+            ctx.limits().max_compute_workgroups_per_dimension,
+        );
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+    }
+
+    /// Records, submits and waits for a single dispatch: for tests and one-off kernels.
+    pub fn run_once(
+        &self,
+        ctx: &GpuContext,
+        buffers: &[&wgpu::Buffer],
+        n_threads: u64,
+    ) -> Result<()> {
+        let bg = self.bind(ctx, buffers)?;
+        let mut encoder = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(self.desc.name),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(self.desc.name),
+                timestamp_writes: None,
+            });
+            self.dispatch(ctx, &mut pass, &bg, n_threads);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        ctx.wait()
+    }
+}

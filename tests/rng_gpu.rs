@@ -1,0 +1,208 @@
+//! The GPU and the CPU draw the same random numbers: Philox known answers on the device,
+//! 10^6 raw draws bit-identical, and the samplers agreeing draw by draw.
+
+mod common;
+
+use neuropop::gpu::rng::{run_rng_sample, run_rng_u32};
+use neuropop::kernels::rng_sample::{rng_sample, Dist, RngSampleParams};
+use neuropop::kernels::rng_u32::{rng_u32, RngU32Params};
+
+const SEED: u64 = 0x5eed_0000_2026_1122;
+
+fn u32_params(n_elements: u32, blocks: u32) -> RngU32Params {
+    RngU32Params {
+        seed_lo: SEED as u32,
+        seed_hi: (SEED >> 32) as u32,
+        step: 17,
+        purpose: 1,
+        n_elements,
+        blocks,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn philox_known_answers_on_gpu() {
+    let Some(ctx) = common::gpu() else { return };
+    // (counter; key) -> output, Random123's kat_vectors (MODELS.md section 7).
+    let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
+        (
+            [0, 0, 0, 0],
+            [0, 0],
+            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+        ),
+        (
+            [u32::MAX; 4],
+            [u32::MAX; 2],
+            [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+        ),
+        (
+            [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+            [0xa4093822, 0x299f31d0],
+            [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+        ),
+    ];
+    for (ctr, key, want) in cases {
+        let p = RngU32Params {
+            seed_lo: key[0],
+            seed_hi: key[1],
+            step: ctr[1],
+            purpose: ctr[2],
+            n_elements: 1,
+            blocks: 1,
+            mode: 0,
+            first_element: ctr[0],
+            first_block: ctr[3],
+            _pad: [0; 3],
+        };
+        let got = run_rng_u32(&ctx, &p).expect("rng_u32 on GPU");
+        assert_eq!(got, want, "counter {ctr:08x?} key {key:08x?}");
+    }
+}
+
+#[test]
+fn rng_u32_gpu_matches_cpu_bitwise_for_a_million_draws() {
+    let Some(ctx) = common::gpu() else { return };
+    let p = u32_params(4096, 64); // 4096 elements x 256 draws = 1,048,576 draws
+    let gpu = run_rng_u32(&ctx, &p).expect("rng_u32 on GPU");
+    let mut cpu = vec![0u32; p.output_len()];
+    rng_u32(&p, &mut cpu);
+    assert_eq!(gpu.len(), 1 << 20);
+    let first_diff = gpu.iter().zip(&cpu).position(|(a, b)| a != b);
+    assert_eq!(first_diff, None, "GPU and CPU streams differ");
+    // Not a constant stream: about half the bits set.
+    let ones: u64 = gpu.iter().map(|x| u64::from(x.count_ones())).sum();
+    let frac = ones as f64 / (32.0 * gpu.len() as f64);
+    assert!((frac - 0.5).abs() < 1e-3, "bit balance {frac}");
+}
+
+#[test]
+fn draws_do_not_depend_on_dispatch_layout() {
+    let Some(ctx) = common::gpu() else { return };
+    // The same draws computed as one launch of 1000 elements, as two launches of 500 with an
+    // element offset, and as two block ranges: all must agree.
+    let whole = run_rng_u32(&ctx, &u32_params(1000, 4)).expect("gpu");
+    let lo = run_rng_u32(&ctx, &u32_params(500, 4)).expect("gpu");
+    let hi = run_rng_u32(
+        &ctx,
+        &RngU32Params {
+            first_element: 500,
+            ..u32_params(500, 4)
+        },
+    )
+    .expect("gpu");
+    assert_eq!(whole.len(), 1000 * 16);
+    assert!(whole[..8000] == lo[..], "first half differs");
+    assert!(whole[8000..] == hi[..], "second half differs");
+    let tail = run_rng_u32(
+        &ctx,
+        &RngU32Params {
+            first_block: 2,
+            ..u32_params(1000, 2)
+        },
+    )
+    .expect("gpu");
+    for e in 0..1000 {
+        assert!(
+            whole[e * 16 + 8..e * 16 + 16] == tail[e * 8..e * 8 + 8],
+            "element {e}"
+        );
+    }
+}
+
+fn sample_params(dist: Dist, n_elements: u32, draws: u32) -> RngSampleParams {
+    RngSampleParams {
+        seed_lo: SEED as u32,
+        seed_hi: (SEED >> 32) as u32,
+        step: 3,
+        purpose: 2,
+        n_elements,
+        draws,
+        dist: dist as u32,
+        _pad: 0,
+    }
+}
+
+fn both(dist: Dist, a: &[f32], n: &[u32], draws: u32) -> Option<(Vec<u32>, Vec<u32>)> {
+    let ctx = common::gpu()?;
+    let p = sample_params(dist, a.len() as u32, draws);
+    let gpu = run_rng_sample(&ctx, &p, a, n).expect("rng_sample on GPU");
+    let mut cpu = vec![0u32; gpu.len()];
+    rng_sample(&p, a, n, &mut cpu);
+    Some((gpu, cpu))
+}
+
+#[test]
+fn uniforms_are_bit_identical_on_gpu_and_cpu() {
+    let a = vec![0.0f32; 1024];
+    let n = vec![0u32; 1024];
+    let Some((gpu, cpu)) = both(Dist::Uniform, &a, &n, 64) else {
+        return;
+    };
+    assert_eq!(gpu, cpu);
+    let u: Vec<f32> = gpu.iter().map(|&b| f32::from_bits(b)).collect();
+    assert!(u.iter().all(|&x| x > 0.0 && x <= 1.0));
+}
+
+#[test]
+fn normals_agree_within_driver_rounding() {
+    let a = vec![0.0f32; 1024];
+    let n = vec![0u32; 1024];
+    let Some((gpu, cpu)) = both(Dist::Normal, &a, &n, 64) else {
+        return;
+    };
+    let mut worst = 0.0f32;
+    for (g, c) in gpu.iter().zip(&cpu) {
+        let (g, c) = (f32::from_bits(*g), f32::from_bits(*c));
+        assert!(g.is_finite());
+        worst = worst.max((g - c).abs());
+    }
+    eprintln!("largest |gpu - cpu| over 65536 normals: {worst:e}");
+    assert!(worst < 1e-4, "largest normal difference {worst}");
+}
+
+fn assert_counts_agree(name: &str, gpu: &[u32], cpu: &[u32]) {
+    let differ = gpu.iter().zip(cpu).filter(|(g, c)| g != c).count();
+    eprintln!(
+        "{name}: {differ} of {} draws differ between GPU and CPU",
+        gpu.len()
+    );
+    // Differences can only come from a transcendental rounded differently at an accept/reject
+    // boundary: allow one in ten thousand.
+    assert!(
+        differ * 10_000 <= gpu.len(),
+        "{name}: {differ} of {} differ",
+        gpu.len()
+    );
+}
+
+#[test]
+fn poisson_draws_agree_on_gpu_and_cpu() {
+    let lams = [0.1f32, 1.0, 4.5, 9.99, 10.0, 37.0, 1e3, 1e6];
+    let a: Vec<f32> = (0..1024).map(|i| lams[i % lams.len()]).collect();
+    let n = vec![0u32; a.len()];
+    let Some((gpu, cpu)) = both(Dist::Poisson, &a, &n, 64) else {
+        return;
+    };
+    assert_counts_agree("poisson", &gpu, &cpu);
+}
+
+#[test]
+fn binomial_draws_agree_on_gpu_and_cpu() {
+    let cases = [
+        (10u32, 0.3f32),
+        (1000, 0.005),
+        (200, 0.5),
+        (5000, 0.9),
+        (100_000, 0.3),
+        (10_000_000, 0.3),
+        (10_000_000, 2e-7),
+        (1 << 24, 0.5),
+    ];
+    let a: Vec<f32> = (0..1024).map(|i| cases[i % cases.len()].1).collect();
+    let n: Vec<u32> = (0..1024).map(|i| cases[i % cases.len()].0).collect();
+    let Some((gpu, cpu)) = both(Dist::Binomial, &a, &n, 64) else {
+        return;
+    };
+    assert_counts_agree("binomial", &gpu, &cpu);
+}
