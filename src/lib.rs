@@ -15,6 +15,7 @@ pub mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod kernels;
+pub mod math;
 pub mod rng;
 pub mod shaders;
 

@@ -7,22 +7,21 @@
 
 use crate::error::{Error, Result};
 
+macro_rules! shader {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../shaders/", $path)))
+    };
+}
+
 /// Every `.wgsl` file under `shaders/`, by path relative to that folder. A test checks that
 /// this list and the folder agree.
 pub const SOURCES: &[(&str, &str)] = &[
-    (
-        "shared/rng.wgsl",
-        include_str!("../shaders/shared/rng.wgsl"),
-    ),
-    (
-        "shared/grid.wgsl",
-        include_str!("../shaders/shared/grid.wgsl"),
-    ),
-    ("rng_u32.wgsl", include_str!("../shaders/rng_u32.wgsl")),
-    (
-        "rng_sample.wgsl",
-        include_str!("../shaders/rng_sample.wgsl"),
-    ),
+    shader!("shared/math.wgsl"),
+    shader!("shared/rng.wgsl"),
+    shader!("shared/grid.wgsl"),
+    shader!("rng_u32.wgsl"),
+    shader!("rng_sample.wgsl"),
+    shader!("math_eval.wgsl"),
 ];
 
 const IMPORT: &str = "// #import ";

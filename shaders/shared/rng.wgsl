@@ -5,8 +5,13 @@
 // the CPU path consume identical u32 streams and differ only by the rounding of transcendental
 // functions (log, exp, sqrt, cos, sin), whose accuracy WGSL leaves to the driver.
 //
+// Transcendentals come from shared/math.wgsl (npm_*), not the builtins, so both paths round
+// alike.
+//
 // Counter layout of one Philox block: (element, step, purpose, block); key = (seed_lo, seed_hi).
 // Draw index d of a stream reads lane d % 4 of block d / 4.
+
+// #import shared/math.wgsl
 
 const PHILOX_M0: u32 = 0xD2511F53u;
 const PHILOX_M1: u32 = 0xCD9E8D57u;
@@ -77,7 +82,7 @@ fn rng_next_u32(r: ptr<function, Rng>) -> u32 {
     return select(select(b.w, b.z, i == 2u), select(b.y, b.x, i == 0u), i < 2u);
 }
 
-// Uniform on (0, 1], 24-bit resolution: never 0, so log() of it is finite.
+// Uniform on (0, 1], 24-bit resolution: never 0, so npm_log() of it is finite.
 fn u32_to_uniform(x: u32) -> f32 {
     return f32((x >> 8u) + 1u) * RNG_INV_2_24;
 }
@@ -100,9 +105,10 @@ fn rng_uniform0(r: ptr<function, Rng>) -> f32 {
 fn box_muller(x0: u32, x1: u32) -> vec2<f32> {
     let u1 = u32_to_uniform(x0);
     let u2 = u32_to_uniform0(x1);
-    let radius = sqrt(-2.0 * log(u1));
+    let radius = sqrt(-2.0 * npm_log(u1));
     let theta = RNG_PI * (2.0 * u2 - 1.0);
-    return vec2<f32>(radius * cos(theta), radius * sin(theta));
+    let sc = npm_sincos(theta);
+    return vec2<f32>(radius * sc.y, radius * sc.x);
 }
 
 // Two independent standard normals from two draws.
@@ -112,8 +118,7 @@ fn rng_normal2(r: ptr<function, Rng>) -> vec2<f32> {
     return box_muller(x0, x1);
 }
 
-// log(1 + x), accurate for small |x| without relying on the driver's log near 1 (GPU log is
-// only specified to an absolute error there): series of 2 atanh(x / (2 + x)) for |x| < 0.5.
+// npm_log(1 + x), accurate for small |x|: series of 2 atanh(x / (2 + x)) for |x| < 0.5.
 fn log1p_f32(x: f32) -> f32 {
     if (abs(x) < 0.5) {
         let s = x / (2.0 + x);
@@ -122,10 +127,10 @@ fn log1p_f32(x: f32) -> f32 {
             + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0 + s2 * (1.0 / 17.0))))))));
         return 2.0 * s * poly;
     }
-    return log(1.0 + x);
+    return npm_log(1.0 + x);
 }
 
-// Stirling-series error log(n!) - (n + 1/2) log(n) + n - log(sqrt(2 pi)) for whole n >= 1
+// Stirling-series error npm_log(n!) - (n + 1/2) npm_log(n) + n - npm_log(sqrt(2 pi)) for whole n >= 1
 // (Loader 2000): a table up to 15, the asymptotic series above.
 var<private> STIRLERR_TABLE: array<f32, 16> = array<f32, 16>(
     0.0, 0.0810614667953273, 0.0413406959554093, 0.0276779256849983,
@@ -143,7 +148,7 @@ fn stirlerr(n: f32) -> f32 {
         - (0.000595238095238095 - 0.000841750841750842 / nn) / nn) / nn) / nn) / n;
 }
 
-// Deviance term x log(x / np) + np - x, with a series where x is close to np so that no
+// Deviance term x npm_log(x / np) + np - x, with a series where x is close to np so that no
 // cancellation of large numbers occurs (Loader 2000).
 fn bd0(x: f32, np: f32) -> f32 {
     if (abs(x - np) < 0.1 * (x + np)) {
@@ -161,7 +166,7 @@ fn bd0(x: f32, np: f32) -> f32 {
         }
         return s;
     }
-    return x * log(x / np) + np - x;
+    return x * npm_log(x / np) + np - x;
 }
 
 // log P(K = k) for K ~ Poisson(lam), k >= 0 whole, in the saddle-point form (no large terms).
@@ -169,7 +174,7 @@ fn log_poisson_pmf(k: f32, lam: f32) -> f32 {
     if (k == 0.0) {
         return -lam;
     }
-    return -stirlerr(k) - bd0(k, lam) - RNG_HALF_LN_2PI - 0.5 * log(k);
+    return -stirlerr(k) - bd0(k, lam) - RNG_HALF_LN_2PI - 0.5 * npm_log(k);
 }
 
 // log P(K = k) for K ~ Binomial(n, p), q = 1 - p, in the saddle-point form.
@@ -178,17 +183,17 @@ fn log_binomial_pmf(k: f32, n: f32, p: f32, q: f32) -> f32 {
         return n * log1p_f32(-p);
     }
     if (k == n) {
-        return n * log(p);
+        return n * npm_log(p);
     }
     let lc = stirlerr(n) - stirlerr(k) - stirlerr(n - k) - bd0(k, n * p) - bd0(n - k, n * q);
-    return lc - RNG_HALF_LN_2PI - 0.5 * log(k * ((n - k) / n));
+    return lc - RNG_HALF_LN_2PI - 0.5 * npm_log(k * ((n - k) / n));
 }
 
 // Poisson(lam) by sequential inversion (lam < 10): one uniform, stops once the rest of the
 // tail is below the uniform's resolution.
 fn poisson_inversion(r: ptr<function, Rng>, lam: f32) -> u32 {
     var u = rng_uniform0(r);
-    var p = exp(-lam);
+    var p = npm_exp(-lam);
     var k = 0u;
     loop {
         if (u < p || k >= 1000u) {
@@ -225,7 +230,7 @@ fn poisson_ptrs(r: ptr<function, Rng>, lam: f32) -> u32 {
         if (k < 0.0 || (us < 0.013 && v > us)) {
             continue;
         }
-        let lhs = log(v) + log(inv_alpha) - log(a / (us * us) + b);
+        let lhs = npm_log(v) + npm_log(inv_alpha) - npm_log(a / (us * us) + b);
         if (lhs <= log_poisson_pmf(k, lam)) {
             return u32(k);
         }
@@ -251,7 +256,7 @@ fn binomial_inversion(r: ptr<function, Rng>, n: u32, p: f32) -> u32 {
     let q = 1.0 - p;
     let s = p / q;
     let a = (nf + 1.0) * s;
-    var f = exp(nf * log1p_f32(-p));
+    var f = npm_exp(nf * log1p_f32(-p));
     var u = rng_uniform0(r);
     var k = 0u;
     loop {
@@ -329,8 +334,8 @@ fn binomial_btrd(r: ptr<function, Rng>, n: u32, p: f32) -> u32 {
         if (v <= 0.0) {
             return u32(k);
         }
-        // Squeeze on log(v), then the exact test log(v) <= log f(k) - log f(m).
-        let lv = log(v);
+        // Squeeze on npm_log(v), then the exact test npm_log(v) <= log f(k) - log f(m).
+        let lv = npm_log(v);
         let rho = (km / npq) * (((km / 3.0 + 0.625) * km + 1.0 / 6.0) / npq + 0.5);
         let t = -km * km / (2.0 * npq);
         if (lv < t - rho) {

@@ -7,6 +7,7 @@
 //! side uploads. Each kernel module also holds the kernel's CPU twin, a function of the same
 //! name as the entry point that mirrors the shader line by line.
 
+pub mod math_eval;
 pub mod rng_sample;
 pub mod rng_u32;
 
@@ -57,7 +58,7 @@ pub struct KernelDesc {
 }
 
 /// Every kernel neuropop ships; the validation test walks this list.
-pub const ALL: &[&KernelDesc] = &[&rng_u32::DESC, &rng_sample::DESC];
+pub const ALL: &[&KernelDesc] = &[&rng_u32::DESC, &rng_sample::DESC, &math_eval::DESC];
 
 /// Dispatch grid `[x, y, 1]` (in workgroups) covering `n_threads` threads of a 1-D kernel with
 /// `wg` threads per workgroup, at most `max_per_dim` workgroups per dimension. Shaders recover

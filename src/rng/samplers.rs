@@ -3,6 +3,8 @@
 //! All arithmetic is f32 in the same order as the shader, so both paths make the same
 //! accept/reject decisions except where a transcendental function rounds differently.
 
+use crate::math;
+
 use super::special::{log1p_f32, log_binomial_pmf, log_poisson_pmf};
 use super::stream::Rng;
 
@@ -30,9 +32,10 @@ pub fn u32_to_uniform0(x: u32) -> f32 {
 pub fn box_muller(x0: u32, x1: u32) -> [f32; 2] {
     let u1 = u32_to_uniform(x0);
     let u2 = u32_to_uniform0(x1);
-    let radius = (-2.0 * u1.ln()).sqrt();
+    let radius = (-2.0 * math::ln(u1)).sqrt();
     let theta = PI * (2.0 * u2 - 1.0);
-    [radius * theta.cos(), radius * theta.sin()]
+    let (s, c) = math::sincos(theta);
+    [radius * c, radius * s]
 }
 
 impl Rng {
@@ -70,7 +73,7 @@ impl Rng {
     /// `poisson_inversion`: sequential search from 0 with one uniform.
     fn poisson_inversion(&mut self, lam: f32) -> u32 {
         let mut u = self.uniform0();
-        let mut p = (-lam).exp();
+        let mut p = math::exp(-lam);
         let mut k = 0u32;
         loop {
             if u < p || k >= 1000 {
@@ -107,7 +110,7 @@ impl Rng {
             if k < 0.0 || (us < 0.013 && v > us) {
                 continue;
             }
-            let lhs = v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln();
+            let lhs = math::ln(v) + math::ln(inv_alpha) - math::ln(a / (us * us) + b);
             if lhs <= log_poisson_pmf(k, lam) {
                 return k as u32;
             }
@@ -144,7 +147,7 @@ impl Rng {
         let q = 1.0 - p;
         let s = p / q;
         let a = (nf + 1.0) * s;
-        let mut f = (nf * log1p_f32(-p)).exp();
+        let mut f = math::exp(nf * log1p_f32(-p));
         let mut u = self.uniform0();
         let mut k = 0u32;
         loop {
@@ -224,7 +227,7 @@ impl Rng {
             if v <= 0.0 {
                 return k as u32;
             }
-            let lv = v.ln();
+            let lv = math::ln(v);
             let rho = (km / npq) * (((km / 3.0 + 0.625) * km + 1.0 / 6.0) / npq + 0.5);
             let t = -km * km / (2.0 * npq);
             if lv < t - rho {

@@ -5,13 +5,14 @@
 //! significant digits of `log f(k) - log f(m)` even for `n` near 2^24, where the textbook
 //! `lgamma` differences would cancel away every digit.
 
+use crate::math;
+
 /// `RNG_HALF_LN_2PI`: log(sqrt(2 pi)).
 #[allow(clippy::excessive_precision)]
 const HALF_LN_2PI: f32 = 0.918938533204673;
 
-/// `log1p_f32` in WGSL: log(1 + x), accurate for small |x|. The shader cannot trust the
-/// driver's `log` near 1 (only an absolute error is specified there), so both paths use the
-/// series of `2 atanh(x / (2 + x))` for |x| < 0.5.
+/// `log1p_f32` in WGSL: log(1 + x), accurate for small |x|, by the series of
+/// `2 atanh(x / (2 + x))` for |x| < 0.5.
 #[inline]
 pub fn log1p_f32(x: f32) -> f32 {
     if x.abs() < 0.5 {
@@ -26,7 +27,7 @@ pub fn log1p_f32(x: f32) -> f32 {
                                 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0 + s2 * (1.0 / 17.0))))))));
         return 2.0 * s * poly;
     }
-    (1.0 + x).ln()
+    math::ln(1.0 + x)
 }
 
 /// `STIRLERR_TABLE`: log(n!) - (n + 1/2) log(n) + n - log(sqrt(2 pi)) for n = 0..15 (0 at n = 0).
@@ -84,7 +85,7 @@ pub fn bd0(x: f32, np: f32) -> f32 {
         }
         return s;
     }
-    x * (x / np).ln() + np - x
+    x * math::ln(x / np) + np - x
 }
 
 /// `log_poisson_pmf` in WGSL: log P(K = k) for K ~ Poisson(lam).
@@ -93,7 +94,7 @@ pub fn log_poisson_pmf(k: f32, lam: f32) -> f32 {
     if k == 0.0 {
         return -lam;
     }
-    -stirlerr(k) - bd0(k, lam) - HALF_LN_2PI - 0.5 * k.ln()
+    -stirlerr(k) - bd0(k, lam) - HALF_LN_2PI - 0.5 * math::ln(k)
 }
 
 /// `log_binomial_pmf` in WGSL: log P(K = k) for K ~ Binomial(n, p), `q = 1 - p`.
@@ -103,10 +104,10 @@ pub fn log_binomial_pmf(k: f32, n: f32, p: f32, q: f32) -> f32 {
         return n * log1p_f32(-p);
     }
     if k == n {
-        return n * p.ln();
+        return n * math::ln(p);
     }
     let lc = stirlerr(n) - stirlerr(k) - stirlerr(n - k) - bd0(k, n * p) - bd0(n - k, n * q);
-    lc - HALF_LN_2PI - 0.5 * (k * ((n - k) / n)).ln()
+    lc - HALF_LN_2PI - 0.5 * math::ln(k * ((n - k) / n))
 }
 
 #[cfg(test)]

@@ -1,0 +1,178 @@
+//! Elementary functions from basic IEEE operations, the CPU twin of `shaders/shared/math.wgsl`.
+//!
+//! WGSL leaves the accuracy of `exp`, `log`, `sin` and `cos` to the driver (log near 1 and
+//! cos only have an absolute error bound), so builtins would make the GPU and CPU paths drift
+//! apart at the last bits and, through chaotic or bistable dynamics, beyond. These versions
+//! use only add, multiply, floor and bit casts, each exactly rounded on both sides, so the two
+//! paths compute the same bits wherever the device does not fuse a multiply-add. Cephes
+//! single-precision algorithms (S. Moshier): about 1 ulp in their domains.
+
+#![allow(clippy::excessive_precision)]
+
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const SQRT_HALF: f32 = 0.707106781186547524;
+const FOUR_OVER_PI: f32 = 1.27323954473516;
+const DP1: f32 = 0.78515625;
+const DP2: f32 = 2.4187564849853515625e-4;
+const DP3: f32 = 3.77489497744594108e-8;
+
+/// `npm_pow2i`: 2^n for whole n in [-126, 127].
+#[inline(always)]
+fn pow2i(n: i32) -> f32 {
+    f32::from_bits(((n + 127) as u32) << 23)
+}
+
+/// `npm_exp`: e^x; 0 below -87, the largest finite f32 above 88.7.
+#[inline]
+pub fn exp(x: f32) -> f32 {
+    if x > 88.72283 {
+        return f32::MAX;
+    }
+    if x < -87.0 {
+        return 0.0;
+    }
+    let n = (x * LOG2E + 0.5).floor();
+    let mut r = x - n * LN2_HI;
+    r -= n * LN2_LO;
+    let z = r * r;
+    let mut p = 1.9875691500e-4f32;
+    p = p * r + 1.3981999507e-3;
+    p = p * r + 8.3334519073e-3;
+    p = p * r + 4.1665795894e-2;
+    p = p * r + 1.6666665459e-1;
+    p = p * r + 5.0000001201e-1;
+    let q = p * z + r;
+    let ni = n as i32;
+    let h = ni / 2;
+    let s = pow2i(h);
+    (q * s + s) * pow2i(ni - h)
+}
+
+/// `npm_log`: natural log for positive normal x; -1e30 for x <= 0.
+#[inline]
+pub fn ln(x0: f32) -> f32 {
+    if !(x0 > 0.0) {
+        return -1.0e30;
+    }
+    let bits = x0.to_bits();
+    let mut e = (((bits >> 23) & 0xFF) as i32 - 126) as f32;
+    let m = f32::from_bits((bits & 0x807F_FFFF) | 0x3F00_0000);
+    let x = if m < SQRT_HALF {
+        e -= 1.0;
+        m + m - 1.0
+    } else {
+        m - 1.0
+    };
+    let z = x * x;
+    let mut y = 7.0376836292e-2f32;
+    y = y * x - 1.1514610310e-1;
+    y = y * x + 1.1676998740e-1;
+    y = y * x - 1.2420140846e-1;
+    y = y * x + 1.4249322787e-1;
+    y = y * x - 1.6668057665e-1;
+    y = y * x + 2.0000714765e-1;
+    y = y * x - 2.4999993993e-1;
+    y = y * x + 3.3333331174e-1;
+    y = y * x * z;
+    y += e * LN2_LO;
+    y -= 0.5 * z;
+    let mut r = x + y;
+    r += e * LN2_HI;
+    r
+}
+
+/// `npm_sincos`: (sin x, cos x) for |x| <= 2 pi.
+#[inline]
+pub fn sincos(x: f32) -> (f32, f32) {
+    let ax = x.abs();
+    let mut j = (ax * FOUR_OVER_PI) as u32;
+    let mut y = j as f32;
+    if j & 1 == 1 {
+        j += 1;
+        y += 1.0;
+    }
+    j &= 7;
+    let mut r = ax - y * DP1;
+    r -= y * DP2;
+    r -= y * DP3;
+    let z = r * r;
+    let mut sp = -1.9515295891e-4f32;
+    sp = sp * z + 8.3321608736e-3;
+    sp = sp * z - 1.6666654611e-1;
+    sp = sp * z * r + r;
+    let mut cp = 2.443315711809948e-5f32;
+    cp = cp * z - 1.388731625493765e-3;
+    cp = cp * z + 4.166664568298827e-2;
+    cp = cp * z * z + (1.0 - 0.5 * z);
+    let swap = j & 2 == 2;
+    let mut s = if swap { cp } else { sp };
+    let mut c = if swap { sp } else { cp };
+    if (j > 3) != (x < 0.0) {
+        s = -s;
+    }
+    if j == 2 || j == 4 {
+        c = -c;
+    }
+    (s, c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulps(a: f32, b: f64) -> f64 {
+        let b32 = b as f32;
+        let spacing = (f32::from_bits(b32.abs().to_bits() + 1) - b32.abs()) as f64;
+        ((a as f64) - b).abs() / spacing
+    }
+
+    #[test]
+    fn exp_is_within_2_ulp() {
+        let mut worst = 0.0f64;
+        for i in 0..200_001 {
+            let x = -87.0 + 175.7 * i as f32 / 200_000.0;
+            worst = worst.max(ulps(exp(x), (x as f64).exp()));
+        }
+        assert!(worst <= 2.0, "exp worst {worst} ulp");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-100.0), 0.0);
+        assert!(exp(88.7).is_finite() && exp(100.0) == f32::MAX);
+    }
+
+    #[test]
+    fn log_is_within_2_ulp() {
+        let mut worst = 0.0f64;
+        let mut x = 1.2e-38f32;
+        while x < 3e38 {
+            for k in 0..64 {
+                let y = x * (1.0 + k as f32 / 64.0);
+                let want = (y as f64).ln();
+                if want.abs() > 1e-30 {
+                    worst = worst.max(ulps(ln(y), want));
+                }
+            }
+            x *= 1.7;
+        }
+        // Near 1, where builtins are weakest, the relative error stays small too.
+        for k in 1..10_000 {
+            let y = 1.0 + k as f32 * 1e-7;
+            worst = worst.max(ulps(ln(y), (y as f64).ln()));
+        }
+        assert!(worst <= 2.0, "log worst {worst} ulp");
+        assert_eq!(ln(1.0), 0.0);
+    }
+
+    #[test]
+    fn sincos_is_accurate_on_two_periods() {
+        let mut worst = 0.0f64;
+        for i in -100_000..=100_000 {
+            let x = i as f32 * (std::f32::consts::PI / 50_000.0);
+            let (s, c) = sincos(x);
+            worst = worst.max((s as f64 - (x as f64).sin()).abs());
+            worst = worst.max((c as f64 - (x as f64).cos()).abs());
+        }
+        assert!(worst < 2e-7, "sincos worst absolute error {worst}");
+    }
+}

@@ -1,0 +1,558 @@
+//! The TOML spec: what to simulate, how long, what to record, and which parameters to sweep.
+//!
+//! ```toml
+//! [simulation]
+//! dt = 0.1          # ms
+//! t_end = 20.0      # ms
+//! seed = 42
+//! backend = "auto"  # auto | gpu | cpu
+//! replicas = 1      # independent copies of the whole network per sweep point
+//!
+//! [[population]]
+//! name = "E"
+//! model = "rate"
+//! params = { tau = 1.0, a = 1.2, theta = 2.8 }
+//!
+//! [[projection]]
+//! source = "E"
+//! target = "E"
+//! weight = 5.0
+//!
+//! [[stimulus]]
+//! kind = "step_current"
+//! target = "E"
+//! times = [0.0, 10.0]        # ms
+//! amplitudes = [0.5, 1.0]
+//!
+//! [record]
+//! traces = [{ population = "E", variable = "r", replicas = 10, every = 1 }]
+//!
+//! [sweep]
+//! "E.w" = [0.0, 5.0]
+//! "E.I_ext" = { start = 0.0, stop = 1.0, num = 11 }
+//! ```
+//!
+//! Parsing rejects unknown keys; [`Spec::validate`] rejects values out of range. Every error
+//! names the file and the key and says what is allowed, on one line.
+
+mod sweep;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendChoice;
+use crate::error::{Error, Result};
+
+pub use sweep::{SweepAxis, SweepGrid, SweepValues};
+
+/// A whole spec file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Time step, duration, seed, backend, replicas.
+    pub simulation: Simulation,
+    /// The populations, in order.
+    #[serde(default, rename = "population")]
+    pub populations: Vec<Population>,
+    /// Connections between populations.
+    #[serde(default, rename = "projection")]
+    pub projections: Vec<Projection>,
+    /// Time-dependent inputs.
+    #[serde(default, rename = "stimulus")]
+    pub stimuli: Vec<Stimulus>,
+    /// What to record.
+    #[serde(default)]
+    pub record: Record,
+    /// Parameter grids: each combination becomes `replicas` independent replicas.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub sweep: toml::Table,
+    /// Where the spec came from (for error messages); not part of the file.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// `[simulation]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    /// Time step in ms, > 0.
+    pub dt: f64,
+    /// Duration in ms, >= dt.
+    pub t_end: f64,
+    /// Seed of every random stream (Philox key).
+    #[serde(default)]
+    pub seed: u64,
+    /// Backend when the command line does not choose one.
+    #[serde(default)]
+    pub backend: BackendChoice,
+    /// Independent copies of the network per sweep point (>= 1).
+    #[serde(default = "one_u32")]
+    pub replicas: u32,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+/// `[[population]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Population {
+    /// Unique name, used by projections, stimuli, records and sweep keys.
+    pub name: String,
+    /// Model name, e.g. `rate`.
+    pub model: String,
+    /// Number of units (neurons for spiking models; 1 for a rate population).
+    #[serde(default = "one_u64")]
+    pub size: u64,
+    /// Model parameters; each model documents its own (NEST names where NEST has the model).
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+/// Connection rules (NEST's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Every source unit to every target unit.
+    #[default]
+    AllToAll,
+    /// Unit i to unit i (equal sizes).
+    OneToOne,
+    /// Each target draws `indegree` sources.
+    FixedIndegree,
+    /// Each pair connected with probability `p`.
+    PairwiseBernoulli,
+}
+
+/// `[[projection]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Projection {
+    /// Source population name.
+    pub source: String,
+    /// Target population name.
+    pub target: String,
+    /// Connection rule.
+    #[serde(default)]
+    pub rule: Rule,
+    /// Connection probability for `pairwise_bernoulli`, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// Number of sources per target for `fixed_indegree`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indegree: Option<u64>,
+    /// Synaptic weight (model units: dimensionless for rate models, pA or mV for spiking).
+    pub weight: f64,
+    /// Transmission delay in ms (at least one step; default one step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<f64>,
+    /// Whether a unit may connect to itself (NEST's `allow_autapses`, default true).
+    #[serde(default = "yes")]
+    pub autapses: bool,
+    /// Whether a pair may be connected more than once (NEST's `allow_multapses`, default true).
+    #[serde(default = "yes")]
+    pub multapses: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[stimulus]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Stimulus {
+    /// Piecewise-constant input: `amplitudes[i]` from `times[i]` (ms) until the next time.
+    /// Before `times[0]` the stimulus is 0. Units are the target model's input units.
+    StepCurrent {
+        /// Target population.
+        target: String,
+        /// Switch times in ms, increasing.
+        times: Vec<f64>,
+        /// Amplitude from each time on.
+        amplitudes: Vec<f64>,
+    },
+}
+
+impl Stimulus {
+    /// The target population.
+    pub fn target(&self) -> &str {
+        match self {
+            Stimulus::StepCurrent { target, .. } => target,
+        }
+    }
+
+    /// Value at time `t` ms.
+    pub fn value_at(&self, t: f64) -> f64 {
+        match self {
+            Stimulus::StepCurrent { times, amplitudes, .. } => {
+                let i = times.partition_point(|&s| s <= t);
+                if i == 0 {
+                    0.0
+                } else {
+                    amplitudes[i - 1]
+                }
+            }
+        }
+    }
+}
+
+/// `[record]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// Bin of population activity in ms (spiking models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_bin: Option<f64>,
+    /// Spike times of the first `first` neurons of a population.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spikes: Vec<SpikeRecord>,
+    /// Traces of state variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<TraceRecord>,
+    /// Per-replica summaries (rate models): `final`, `mean`, `above:<level>`,
+    /// `crossings:<low>:<high>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summaries: Vec<String>,
+    /// Start of the window of the `mean`/`above`/`crossings` summaries in ms (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_from: Option<f64>,
+    /// Write PNG plots of what was recorded (default true).
+    #[serde(default = "yes")]
+    pub plots: bool,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Self {
+            activity_bin: None,
+            spikes: Vec::new(),
+            traces: Vec::new(),
+            summaries: Vec::new(),
+            summary_from: None,
+            plots: true,
+        }
+    }
+}
+
+/// One `[record] spikes` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeRecord {
+    /// Population name.
+    pub population: String,
+    /// Number of neurons from index 0.
+    pub first: u64,
+}
+
+/// One `[record] traces` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceRecord {
+    /// Population name.
+    pub population: String,
+    /// State variable (model-specific, e.g. `r`, `V_m`).
+    pub variable: String,
+    /// Number of replicas (rate models) to record, from replica 0; all when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u64>,
+    /// Number of neurons (spiking models) from index 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<u64>,
+    /// Record every `every` steps (default 1).
+    #[serde(default = "one_u32")]
+    pub every: u32,
+}
+
+fn spec_err(source: &str, key: impl std::fmt::Display, message: impl Into<String>) -> Error {
+    Error::Spec {
+        location: format!("{source}: {key}"),
+        message: message.into(),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+impl Spec {
+    /// Reads, parses and validates a spec file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates spec text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let mut spec: Spec = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| {
+                let (l, c) = line_col(text, s.start);
+                let key: String = text[s.clone()].chars().take(40).collect();
+                (format!("line {l}, column {c}"), key)
+            });
+            let msg = e.message().trim().replace('\n', " ");
+            match at {
+                Some((pos, key)) => Error::Spec {
+                    location: format!("{source}: {pos} (`{}`)", key.trim()),
+                    message: msg,
+                },
+                None => Error::Spec {
+                    location: source.to_string(),
+                    message: msg,
+                },
+            }
+        })?;
+        spec.source = source.to_string();
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks every value that does not depend on the model: positive finite times, sizes,
+    /// probabilities, references to populations, stimulus shapes, sweep keys.
+    pub fn validate(&self) -> Result<()> {
+        let src = self.source.as_str();
+        let sim = &self.simulation;
+        if !(sim.dt.is_finite() && sim.dt > 0.0) {
+            return Err(spec_err(src, "simulation.dt", format!("{} ms: must be a finite number > 0", sim.dt)));
+        }
+        if !(sim.t_end.is_finite() && sim.t_end >= sim.dt) {
+            return Err(spec_err(
+                src,
+                "simulation.t_end",
+                format!("{} ms: must be finite and >= dt ({} ms)", sim.t_end, sim.dt),
+            ));
+        }
+        let steps = (sim.t_end / sim.dt).round();
+        if steps > f64::from(u32::MAX) {
+            return Err(spec_err(src, "simulation.t_end", format!("{steps} steps: at most {} steps per run", u32::MAX)));
+        }
+        if sim.replicas == 0 {
+            return Err(spec_err(src, "simulation.replicas", "0: must be >= 1"));
+        }
+        if self.populations.is_empty() {
+            return Err(spec_err(src, "population", "no [[population]]: a spec needs at least one"));
+        }
+        for (i, p) in self.populations.iter().enumerate() {
+            let key = format!("population[{i}]");
+            if p.name.is_empty() || p.name.contains(['.', '>', ' ', '/']) {
+                return Err(spec_err(
+                    src,
+                    format!("{key}.name"),
+                    format!("`{}`: must be non-empty without '.', '>', '/' or spaces", p.name),
+                ));
+            }
+            if self.populations[..i].iter().any(|q| q.name == p.name) {
+                return Err(spec_err(src, format!("{key}.name"), format!("`{}` is used twice", p.name)));
+            }
+            if p.size == 0 {
+                return Err(spec_err(src, format!("{key}.size"), "0: must be >= 1"));
+            }
+            crate::models::check_model_name(&p.model).map_err(|m| spec_err(src, format!("{key}.model"), m))?;
+            for (k, v) in &p.params {
+                check_finite(v).map_err(|m| spec_err(src, format!("{key}.params.{k}"), m))?;
+            }
+        }
+        for (i, pr) in self.projections.iter().enumerate() {
+            let key = format!("projection[{i}]");
+            for (field, name) in [("source", &pr.source), ("target", &pr.target)] {
+                if self.population(name).is_none() {
+                    return Err(spec_err(src, format!("{key}.{field}"), format!("`{name}`: no population of that name ({})", self.population_names())));
+                }
+            }
+            if !pr.weight.is_finite() {
+                return Err(spec_err(src, format!("{key}.weight"), format!("{}: must be a finite number", pr.weight)));
+            }
+            if let Some(p) = pr.p {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(spec_err(src, format!("{key}.p"), format!("{p}: must be in [0, 1]")));
+                }
+            }
+            match pr.rule {
+                Rule::PairwiseBernoulli if pr.p.is_none() => {
+                    return Err(spec_err(src, format!("{key}.p"), "missing: rule pairwise_bernoulli needs p in [0, 1]"));
+                }
+                Rule::FixedIndegree if pr.indegree.is_none() => {
+                    return Err(spec_err(src, format!("{key}.indegree"), "missing: rule fixed_indegree needs indegree >= 0"));
+                }
+                _ => {}
+            }
+            if let Some(d) = pr.delay {
+                if !(d.is_finite() && d >= sim.dt * (1.0 - 1e-9)) {
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.delay"),
+                        format!("{d} ms: must be at least one time step ({} ms)", sim.dt),
+                    ));
+                }
+            }
+        }
+        for (i, st) in self.stimuli.iter().enumerate() {
+            let key = format!("stimulus[{i}]");
+            if self.population(st.target()).is_none() {
+                return Err(spec_err(src, format!("{key}.target"), format!("`{}`: no population of that name ({})", st.target(), self.population_names())));
+            }
+            match st {
+                Stimulus::StepCurrent { times, amplitudes, .. } => {
+                    if times.len() != amplitudes.len() || times.is_empty() {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.amplitudes"),
+                            format!("{} amplitudes for {} times: give one amplitude per time (at least one)", amplitudes.len(), times.len()),
+                        ));
+                    }
+                    if let Some(t) = times.iter().find(|t| !t.is_finite() || **t < 0.0) {
+                        return Err(spec_err(src, format!("{key}.times"), format!("{t}: times must be finite and >= 0 ms")));
+                    }
+                    if times.windows(2).any(|w| w[1] <= w[0]) {
+                        return Err(spec_err(src, format!("{key}.times"), "must be strictly increasing"));
+                    }
+                    if let Some(a) = amplitudes.iter().find(|a| !a.is_finite()) {
+                        return Err(spec_err(src, format!("{key}.amplitudes"), format!("{a}: must be finite")));
+                    }
+                }
+            }
+        }
+        let rec = &self.record;
+        if let Some(b) = rec.activity_bin {
+            if !(b.is_finite() && b >= sim.dt * (1.0 - 1e-9)) {
+                return Err(spec_err(src, "record.activity_bin", format!("{b} ms: must be >= dt ({} ms)", sim.dt)));
+            }
+        }
+        if let Some(f) = rec.summary_from {
+            if !(f.is_finite() && f >= 0.0 && f < sim.t_end) {
+                return Err(spec_err(src, "record.summary_from", format!("{f} ms: must be in [0, t_end)")));
+            }
+        }
+        for (i, t) in rec.traces.iter().enumerate() {
+            if self.population(&t.population).is_none() {
+                return Err(spec_err(src, format!("record.traces[{i}].population"), format!("`{}`: no population of that name ({})", t.population, self.population_names())));
+            }
+            if t.every == 0 {
+                return Err(spec_err(src, format!("record.traces[{i}].every"), "0: must be >= 1"));
+            }
+        }
+        for (i, s) in rec.spikes.iter().enumerate() {
+            if self.population(&s.population).is_none() {
+                return Err(spec_err(src, format!("record.spikes[{i}].population"), format!("`{}`: no population of that name ({})", s.population, self.population_names())));
+            }
+        }
+        self.sweep_grid()?;
+        Ok(())
+    }
+
+    /// The population named `name`.
+    pub fn population(&self, name: &str) -> Option<&Population> {
+        self.populations.iter().find(|p| p.name == name)
+    }
+
+    /// Index of the population named `name`.
+    pub fn population_index(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+
+    fn population_names(&self) -> String {
+        let names: Vec<_> = self.populations.iter().map(|p| format!("`{}`", p.name)).collect();
+        format!("populations: {}", names.join(", "))
+    }
+
+    /// Number of time steps, `round(t_end / dt)`.
+    pub fn steps(&self) -> u64 {
+        (self.simulation.t_end / self.simulation.dt).round() as u64
+    }
+
+    /// The expanded `[sweep]` grid (empty grid: one combination).
+    pub fn sweep_grid(&self) -> Result<SweepGrid> {
+        SweepGrid::from_table(&self.sweep, self)
+    }
+
+    /// Total replicas: grid combinations x `simulation.replicas`.
+    pub fn total_replicas(&self) -> Result<u64> {
+        Ok(self.sweep_grid()?.combinations() * u64::from(self.simulation.replicas))
+    }
+
+    /// The error for a problem with `key` of this spec.
+    pub fn error(&self, key: impl std::fmt::Display, message: impl Into<String>) -> Error {
+        spec_err(&self.source, key, message)
+    }
+}
+
+/// Rejects NaN and infinities anywhere in a TOML value.
+fn check_finite(v: &toml::Value) -> std::result::Result<(), String> {
+    match v {
+        toml::Value::Float(f) if !f.is_finite() => Err(format!("{f}: must be a finite number")),
+        toml::Value::Array(a) => a.iter().try_for_each(check_finite),
+        toml::Value::Table(t) => t.values().try_for_each(check_finite),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[simulation]
+dt = 0.1
+t_end = 20.0
+seed = 3
+
+[[population]]
+name = "E"
+model = "rate"
+params = { tau = 1.0 }
+
+[[stimulus]]
+kind = "step_current"
+target = "E"
+times = [0.0, 10.0]
+amplitudes = [0.5, 1.0]
+"#;
+
+    fn err(text: &str) -> String {
+        Spec::parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_spec_parses() {
+        let s = Spec::parse(GOOD, "t.toml").expect("parse");
+        assert_eq!(s.steps(), 200);
+        assert_eq!(s.stimuli[0].value_at(5.0), 0.5);
+        assert_eq!(s.stimuli[0].value_at(10.0), 1.0);
+        assert_eq!(s.total_replicas().expect("grid"), 1);
+    }
+
+    #[test]
+    fn bad_specs_name_the_key() {
+        let e = err(&GOOD.replace("dt = 0.1", "dt = -0.1"));
+        assert!(e.contains("simulation.dt") && e.contains("> 0"), "{e}");
+        let e = err(&GOOD.replace("t_end = 20.0", "t_end = 0.01"));
+        assert!(e.contains("simulation.t_end") && e.contains(">= dt"), "{e}");
+        let e = err(&GOOD.replace("dt = 0.1", "dt = 0.1\nbogus = 1"));
+        assert!(e.contains("t.toml") && e.contains("bogus") && e.contains("line 5"), "{e}");
+        let e = err(&GOOD.replace("model = \"rate\"", "model = \"hodgkin\""));
+        assert!(e.contains("population[0].model") && e.contains("hodgkin"), "{e}");
+        let e = err(&GOOD.replace("model = \"rate\"", "model = \"rate\"\nsize = 0"));
+        assert!(e.contains("population[0].size"), "{e}");
+        let e = err(&GOOD.replace("tau = 1.0", "tau = nan"));
+        assert!(e.contains("population[0].params.tau") && e.contains("finite"), "{e}");
+        let e = err(&format!("{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"X\"\nweight = 1.0\n"));
+        assert!(e.contains("projection[0].target") && e.contains("`X`"), "{e}");
+        let e = err(&format!("{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"E\"\nweight = 1.0\nrule = \"pairwise_bernoulli\"\np = 1.5\n"));
+        assert!(e.contains("projection[0].p") && e.contains("[0, 1]"), "{e}");
+        let e = err(&GOOD.replace("amplitudes = [0.5, 1.0]", "amplitudes = [0.5]"));
+        assert!(e.contains("stimulus[0].amplitudes"), "{e}");
+        for e in [e] {
+            assert!(!e.contains('\n'), "error is not one line: {e}");
+        }
+    }
+}
