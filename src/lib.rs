@@ -16,8 +16,11 @@ pub mod error;
 pub mod gpu;
 pub mod kernels;
 pub mod math;
+pub mod models;
+pub mod output;
 pub mod rng;
 pub mod shaders;
+pub mod spec;
 
 pub use backend::{AdapterSummary, Backend, BackendChoice};
 pub use error::{Error, Result};

@@ -538,7 +538,7 @@ amplitudes = [0.5, 1.0]
         let e = err(&GOOD.replace("t_end = 20.0", "t_end = 0.01"));
         assert!(e.contains("simulation.t_end") && e.contains(">= dt"), "{e}");
         let e = err(&GOOD.replace("dt = 0.1", "dt = 0.1\nbogus = 1"));
-        assert!(e.contains("t.toml") && e.contains("bogus") && e.contains("line 5"), "{e}");
+        assert!(e.contains("t.toml") && e.contains("bogus") && e.contains("line 4"), "{e}");
         let e = err(&GOOD.replace("model = \"rate\"", "model = \"hodgkin\""));
         assert!(e.contains("population[0].model") && e.contains("hodgkin"), "{e}");
         let e = err(&GOOD.replace("model = \"rate\"", "model = \"rate\"\nsize = 0"));
