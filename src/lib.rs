@@ -10,6 +10,7 @@
 //! - [`models`]: the neuron and population models.
 
 pub mod backend;
+pub mod bench;
 pub mod cpu;
 pub mod error;
 #[cfg(feature = "gpu")]
@@ -18,7 +19,9 @@ pub mod kernels;
 pub mod math;
 pub mod models;
 pub mod output;
+pub mod progress;
 pub mod rng;
+pub mod run;
 pub mod shaders;
 pub mod spec;
 

@@ -1,1 +1,399 @@
-fn main() {}
+//! The `neuropop` command line: a thin layer over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use neuropop::backend::{Backend, BackendChoice};
+use neuropop::models::rate::analysis;
+use neuropop::models::rate::{RateParams, Transfer};
+use neuropop::run::{run_spec, validate_spec, Overrides};
+
+#[derive(Parser)]
+#[command(
+    name = "neuropop",
+    version,
+    about = "Neural populations on any GPU (wgpu/WGSL), checked against a CPU reference path"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct SpecArgs {
+    /// Spec file (TOML).
+    spec: PathBuf,
+    /// auto: a GPU adapter if there is one, else the CPU path; gpu: fail without an adapter.
+    #[arg(long, value_enum)]
+    backend: Option<BackendChoice>,
+    /// Seed of every random stream (overrides simulation.seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Duration in ms (overrides simulation.t_end).
+    #[arg(long = "t-end")]
+    t_end: Option<f64>,
+}
+
+impl SpecArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            backend: self.backend,
+            seed: self.seed,
+            t_end: self.t_end,
+            no_plots: false,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a spec and write .npy recordings, PNG plots and meta.json to a directory.
+    Run {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Output directory (default: out/<spec name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Do not write PNG plots.
+        #[arg(long)]
+        no_plots: bool,
+        /// Print a JSON summary instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a spec on the GPU and on the CPU path with the same seed and compare every recording.
+    Validate {
+        #[command(flatten)]
+        args: SpecArgs,
+        /// Absolute tolerance for float recordings (counts must match exactly).
+        #[arg(long, default_value_t = 1e-5)]
+        tol: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List GPU adapters.
+    Devices {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Throughput of each kernel on the GPU and the CPU path, and their ratio.
+    Bench {
+        /// Which kernel: rng, rate or all.
+        #[arg(default_value = "all")]
+        kernel: String,
+        /// Replicas of the rate benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        replicas: u64,
+        /// Steps of the rate benchmark on the GPU.
+        #[arg(long, default_value_t = 10_000)]
+        steps: u64,
+        /// Steps of the rate benchmark on the CPU path (rates are per step, so fewer suffice).
+        #[arg(long = "cpu-steps", default_value_t = 200)]
+        cpu_steps: u64,
+        /// auto, gpu or cpu (cpu: CPU figures only).
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fixed points of one rate population, their eigenvalues and stability.
+    FixedPoints(FixedPointArgs),
+}
+
+#[derive(clap::Args)]
+struct FixedPointArgs {
+    /// Self-coupling w.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    w: f64,
+    /// External input I_ext.
+    #[arg(long = "i-ext", default_value_t = 0.0, allow_negative_numbers = true)]
+    i_ext: f64,
+    /// Gain a.
+    #[arg(long, default_value_t = 1.2)]
+    a: f64,
+    /// Threshold theta.
+    #[arg(long, default_value_t = 2.8, allow_negative_numbers = true)]
+    theta: f64,
+    /// Time constant tau, ms.
+    #[arg(long, default_value_t = 1.0)]
+    tau: f64,
+    /// Transfer function: sigmoid, relu, threshold_linear, tanh.
+    #[arg(long, default_value = "sigmoid")]
+    transfer: String,
+    /// Grid points for bracketing roots.
+    #[arg(long, default_value_t = 10_000)]
+    grid: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write plots (trajectories, dr/dt, F-I curve, bifurcation map, OU run) to this directory.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// Exit status 2 for the user's mistakes, 1 for everything else.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let user = e.chain().any(|c| {
+        c.downcast_ref::<neuropop::Error>()
+            .is_some_and(|e| e.is_user_error())
+    });
+    eprintln!("neuropop: error: {e:#}");
+    ExitCode::from(if user { 2 } else { 1 })
+}
+
+fn main() -> ExitCode {
+    // Vulkan loaders warn on stderr when XDG_RUNTIME_DIR is missing (as in CI containers).
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        let dir = std::env::temp_dir().join(format!("neuropop-xdg-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            // Safe: no other thread exists yet.
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run {
+            args,
+            out,
+            no_plots,
+            json,
+        } => {
+            let out = out.unwrap_or_else(|| default_out(&args.spec));
+            let mut o = args.overrides();
+            o.no_plots = no_plots;
+            let command: Vec<String> = std::env::args().collect();
+            let s = run_spec(&args.spec, &out, &o, command, !json)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                for w in &s.warnings {
+                    eprintln!("neuropop: warning: {w}");
+                }
+                println!(
+                    "{} replicas x {} steps on {}{} in {:.3} s (simulate {:.3} s)",
+                    s.replicas,
+                    s.steps,
+                    s.backend,
+                    s.adapter
+                        .as_ref()
+                        .map(|a| format!(" ({a})"))
+                        .unwrap_or_default(),
+                    s.timings.total_s,
+                    s.timings.simulate_s
+                );
+                println!("wrote {} files to {}:", s.files.len() + 1, s.out.display());
+                for f in s
+                    .files
+                    .iter()
+                    .chain(std::iter::once(&"meta.json".to_string()))
+                {
+                    println!("  {f}");
+                }
+                println!(
+                    "load in Python: np.load(\"{}/<name>.npy\")",
+                    s.out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { args, tol, json } => {
+            let v = validate_spec(&args.spec, &args.overrides(), tol)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "GPU ({}) {:.3} s vs CPU {:.3} s, tolerance {tol:e}",
+                    v.adapter, v.gpu_s, v.cpu_s
+                );
+                println!(
+                    "{:<28} {:>10} {:>12} {:>10} {:>12} {:>12}",
+                    "array", "values", "max |diff|", "differ", "first diff", "first > tol"
+                );
+                for a in &v.arrays {
+                    let row = |r: Option<u64>| r.map_or("-".to_string(), |r| r.to_string());
+                    println!(
+                        "{:<28} {:>10} {:>12.3e} {:>10} {:>12} {:>12}  {}",
+                        a.name,
+                        a.values,
+                        a.max_abs_diff,
+                        a.values_differing,
+                        row(a.first_row_differing),
+                        row(a.first_row_over_tolerance),
+                        if a.ok { "ok" } else { "EXCEEDED" }
+                    );
+                }
+                println!(
+                    "{}",
+                    if v.ok {
+                        "GPU and CPU agree within tolerance"
+                    } else {
+                        "GPU and CPU differ beyond tolerance"
+                    }
+                );
+            }
+            Ok(if v.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Devices { json } => {
+            devices(json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            kernel,
+            replicas,
+            steps,
+            cpu_steps,
+            backend,
+            json,
+        } => {
+            if !["rng", "rate", "all"].contains(&kernel.as_str()) {
+                return Err(neuropop::Error::InvalidArgument(format!(
+                    "bench `{kernel}`: expected rng, rate or all"
+                ))
+                .into());
+            }
+            let backend = Backend::resolve(backend)?;
+            let mut results = Vec::new();
+            if kernel == "rng" || kernel == "all" {
+                results.push(neuropop::bench::rng(&backend, 30, 26)?);
+            }
+            if kernel == "rate" || kernel == "all" {
+                results.push(neuropop::bench::rate(&backend, replicas, steps, cpu_steps)?);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                for r in &results {
+                    println!("{}: {}", r.kernel, r.workload);
+                    println!(
+                        "  CPU path ({} threads): {:.3e} {}/s",
+                        r.cpu_threads, r.cpu_per_s, r.unit
+                    );
+                    if let (Some(g), Some(ratio)) = (r.gpu_per_s, r.ratio) {
+                        println!(
+                            "  GPU path ({}): {:.3e} {}/s, {:.1}x the CPU path",
+                            r.adapter.as_deref().unwrap_or("?"),
+                            g,
+                            r.unit,
+                            ratio
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::FixedPoints(a) => {
+            fixed_points(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn default_out(spec: &Path) -> PathBuf {
+    let stem = spec
+        .file_stem()
+        .map_or("run".into(), |s| s.to_string_lossy().to_string());
+    PathBuf::from("out").join(stem)
+}
+
+#[cfg(feature = "gpu")]
+fn devices(json: bool) -> anyhow::Result<()> {
+    let list = neuropop::gpu::list_adapters();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if list.is_empty() {
+        println!("no GPU adapters (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers); the CPU path is always available");
+    } else {
+        for (i, a) in list.iter().enumerate() {
+            println!(
+                "{}{i}: {} ({}, {}, driver {} {})",
+                if i == 0 { "* " } else { "  " },
+                a.name,
+                a.backend,
+                a.device_type,
+                a.driver,
+                a.driver_info
+            );
+        }
+        println!("* = used by --backend auto|gpu (choose another with NEUROPOP_ADAPTER=<name substring>)");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn devices(json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("[]");
+    } else {
+        println!("built without the `gpu` feature: CPU path only");
+    }
+    Ok(())
+}
+
+fn fixed_points(a: &FixedPointArgs) -> anyhow::Result<()> {
+    let transfer: Transfer = serde_json::from_value(serde_json::Value::String(a.transfer.clone()))
+        .map_err(|_| {
+            neuropop::Error::InvalidArgument(format!(
+                "--transfer `{}`: expected sigmoid, relu, threshold_linear or tanh",
+                a.transfer
+            ))
+        })?;
+    let p = RateParams {
+        tau: a.tau,
+        a: a.a,
+        theta: a.theta,
+        w: a.w,
+        i_ext: a.i_ext,
+        transfer,
+        ..Default::default()
+    };
+    p.validate(0.0, "(command line)")?;
+    let fps = analysis::fixed_points(&p, a.grid);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "params": p,
+                "fixed_points": fps,
+            }))?
+        );
+    } else {
+        println!(
+            "w = {}, I_ext = {}, a = {}, theta = {}, tau = {} ms, F = {:?}",
+            p.w, p.i_ext, p.a, p.theta, p.tau, p.transfer
+        );
+        for fp in &fps {
+            println!(
+                "fixed point r* = {:.3}  eigenvalue = {:.3} /ms  {}",
+                fp.r,
+                fp.eigenvalue,
+                if fp.stable { "stable" } else { "unstable" }
+            );
+        }
+    }
+    if let Some(dir) = &a.plot {
+        let files =
+            neuropop::models::rate::plots::analysis_plots(&p, dir).context("writing plots")?;
+        if !a.json {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
+}

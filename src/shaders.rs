@@ -22,6 +22,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("rng_u32.wgsl"),
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),
+    shader!("rate_step.wgsl"),
 ];
 
 const IMPORT: &str = "// #import ";

@@ -96,6 +96,17 @@ fn every_kernel_validates_and_matches_its_descriptor() {
             desc.name
         );
 
+        let declared: Vec<String> = module
+            .overrides
+            .iter()
+            .filter_map(|(_, o)| o.name.clone())
+            .collect();
+        let mut want: Vec<String> = desc.overrides.iter().map(|s| s.to_string()).collect();
+        let mut got = declared.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{}: override constants", desc.name);
+
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(module.to_ctx()).expect("layout");
         let mut seen = vec![false; desc.bindings.len()];

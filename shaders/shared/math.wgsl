@@ -83,7 +83,7 @@ fn npm_log(x0: f32) -> f32 {
 // (sin x, cos x) for |x| <= 2 pi (the Box-Muller angle lies in [-pi, pi)).
 fn npm_sincos(x: f32) -> vec2<f32> {
     let ax = abs(x);
-    var j = u32(ax * NPM_FOUR_OVER_PI);
+    var j = u32(i32(ax * NPM_FOUR_OVER_PI));
     var y = f32(j);
     if ((j & 1u) == 1u) {
         j = j + 1u;

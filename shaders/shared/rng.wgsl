@@ -83,13 +83,15 @@ fn rng_next_u32(r: ptr<function, Rng>) -> u32 {
 }
 
 // Uniform on (0, 1], 24-bit resolution: never 0, so npm_log() of it is finite.
+// (Converted through i32: exact below 2^24, and a single instruction on CPUs without an
+// unsigned conversion, such as lavapipe's AVX2.)
 fn u32_to_uniform(x: u32) -> f32 {
-    return f32((x >> 8u) + 1u) * RNG_INV_2_24;
+    return f32(i32((x >> 8u) + 1u)) * RNG_INV_2_24;
 }
 
 // Uniform on [0, 1), 24-bit resolution.
 fn u32_to_uniform0(x: u32) -> f32 {
-    return f32(x >> 8u) * RNG_INV_2_24;
+    return f32(i32(x >> 8u)) * RNG_INV_2_24;
 }
 
 fn rng_uniform(r: ptr<function, Rng>) -> f32 {

@@ -15,7 +15,7 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     info: AdapterSummary,
     limits: wgpu::Limits,
-    pipelines: Mutex<HashMap<&'static str, Arc<Pipeline>>>,
+    pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
 }
 
 fn backends() -> wgpu::Backends {
@@ -151,15 +151,34 @@ impl GpuContext {
 
     /// The pipeline of a kernel, built on first use and reused afterwards.
     pub fn pipeline(&self, desc: &'static KernelDesc) -> Result<Arc<Pipeline>> {
+        self.pipeline_with(desc, &[])
+    }
+
+    /// The pipeline of a kernel with values for its `override` constants; one pipeline per
+    /// distinct set of values, built on first use.
+    pub fn pipeline_with(
+        &self,
+        desc: &'static KernelDesc,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Arc<Pipeline>> {
+        for (name, _) in constants {
+            if !desc.overrides.contains(name) {
+                return Err(Error::Gpu(format!(
+                    "kernel `{}` has no override `{name}`",
+                    desc.name
+                )));
+            }
+        }
+        let key = format!("{}{constants:?}", desc.name);
         let mut cache = self
             .pipelines
             .lock()
             .map_err(|_| Error::Gpu("pipeline cache poisoned by a panic".into()))?;
-        if let Some(p) = cache.get(desc.name) {
+        if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        let p = Arc::new(Pipeline::new(self, desc)?);
-        cache.insert(desc.name, p.clone());
+        let p = Arc::new(Pipeline::new(self, desc, constants)?);
+        cache.insert(key, p.clone());
         Ok(p)
     }
 

@@ -36,6 +36,7 @@ pub const DESC: KernelDesc = KernelDesc {
     shader: "math_eval.wgsl",
     entry: "math_eval",
     workgroup_size: [64, 1, 1],
+    overrides: &[],
     bindings: &[
         Binding {
             name: "params",

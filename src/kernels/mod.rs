@@ -5,7 +5,8 @@
 //! builds bind-group layouts from it; the naga test (`tests/shader_validation.rs`) checks it
 //! against the parsed shader, including the byte size of every `#[repr(C)]` struct the Rust
 //! side uploads. Each kernel module also holds the kernel's CPU twin, a function of the same
-//! name as the entry point that mirrors the shader line by line.
+//! name as the entry point that mirrors the shader line by line. Model kernels live with their
+//! model (e.g. `models::rate::kernel`) and are listed in [`ALL`] too.
 
 pub mod math_eval;
 pub mod rng_sample;
@@ -53,12 +54,20 @@ pub struct KernelDesc {
     pub entry: &'static str,
     /// `@workgroup_size` of the entry point.
     pub workgroup_size: [u32; 3],
+    /// Pipeline-overridable constants (`override NAME`) the runtime sets when it builds the
+    /// pipeline (one pipeline per distinct set of values).
+    pub overrides: &'static [&'static str],
     /// Group-0 bindings in binding-index order.
     pub bindings: &'static [Binding],
 }
 
 /// Every kernel neuropop ships; the validation test walks this list.
-pub const ALL: &[&KernelDesc] = &[&rng_u32::DESC, &rng_sample::DESC, &math_eval::DESC];
+pub const ALL: &[&KernelDesc] = &[
+    &rng_u32::DESC,
+    &rng_sample::DESC,
+    &math_eval::DESC,
+    &crate::models::rate::kernel::DESC,
+];
 
 /// Dispatch grid `[x, y, 1]` (in workgroups) covering `n_threads` threads of a 1-D kernel with
 /// `wg` threads per workgroup, at most `max_per_dim` workgroups per dimension. Shaders recover

@@ -46,6 +46,7 @@ pub const DESC: KernelDesc = KernelDesc {
     shader: "rng_sample.wgsl",
     entry: "rng_sample",
     workgroup_size: [64, 1, 1],
+    overrides: &[],
     bindings: &[
         Binding {
             name: "params",

@@ -47,6 +47,7 @@ pub const DESC: KernelDesc = KernelDesc {
     shader: "rng_u32.wgsl",
     entry: "rng_u32",
     workgroup_size: [64, 1, 1],
+    overrides: &[],
     bindings: &[
         Binding {
             name: "params",

@@ -1,10 +1,18 @@
 //! The models and the registry that maps a spec's `model = "..."` to them.
 
+pub mod rate;
+
 /// Models neuropop implements, by spec name.
 pub const MODELS: &[&str] = &["rate"];
 
 /// Models planned but not implemented yet (so the error can say so).
-const PLANNED: &[&str] = &["lif", "gif_psc_exp", "iaf_psc_exp", "iaf_psc_delta", "gif_pop_psc_exp"];
+const PLANNED: &[&str] = &[
+    "lif",
+    "gif_psc_exp",
+    "iaf_psc_exp",
+    "iaf_psc_delta",
+    "gif_pop_psc_exp",
+];
 
 /// Checks a model name, with a message listing the known ones.
 pub fn check_model_name(name: &str) -> Result<(), String> {
@@ -12,7 +20,13 @@ pub fn check_model_name(name: &str) -> Result<(), String> {
         return Ok(());
     }
     if PLANNED.contains(&name) {
-        return Err(format!("`{name}` is not implemented yet (implemented: {})", MODELS.join(", ")));
+        return Err(format!(
+            "`{name}` is not implemented yet (implemented: {})",
+            MODELS.join(", ")
+        ));
     }
-    Err(format!("unknown model `{name}` (known: {})", MODELS.join(", ")))
+    Err(format!(
+        "unknown model `{name}` (known: {})",
+        MODELS.join(", ")
+    ))
 }

@@ -90,7 +90,12 @@ impl OutputDir {
     }
 
     /// Writes a JSON file into the staging folder (moved into place by `commit`).
-    pub fn write_json(&mut self, name: &str, value: &impl Serialize, description: &str) -> Result<()> {
+    pub fn write_json(
+        &mut self,
+        name: &str,
+        value: &impl Serialize,
+        description: &str,
+    ) -> Result<()> {
         let path = self.staging.join(name);
         let text = serde_json::to_string_pretty(value).map_err(|e| Error::Output {
             path: path.clone(),
@@ -108,7 +113,11 @@ impl OutputDir {
 
     /// Moves every finished file into the directory, then writes `meta` as `meta.json`.
     pub fn commit(mut self, meta: &impl Serialize) -> Result<PathBuf> {
-        if let Some(open) = self.entries.iter().find(|e| !matches!(e.stream, Stream::Done)) {
+        if let Some(open) = self
+            .entries
+            .iter()
+            .find(|e| !matches!(e.stream, Stream::Done))
+        {
             return Err(Error::Output {
                 path: self.staging.join(format!("{}.npy", open.info.name)),
                 message: "the run ended before this recording was complete".into(),
@@ -164,7 +173,10 @@ fn open<T: npyz::AutoSerialize>(path: &Path, shape: &[u64]) -> Result<Writer<T>>
 
 impl Recorder for OutputDir {
     fn array(&mut self, info: ArrayInfo) -> Result<ArrayId> {
-        if info.name.is_empty() || info.name.contains(['/', '\\']) || self.entries.iter().any(|e| e.info.name == info.name) {
+        if info.name.is_empty()
+            || info.name.contains(['/', '\\'])
+            || self.entries.iter().any(|e| e.info.name == info.name)
+        {
             return Err(Error::Output {
                 path: self.npy_path(&info.name),
                 message: "array names must be unique file stems".into(),
@@ -253,11 +265,14 @@ mod tests {
     fn committed_run_has_npy_and_meta() {
         let d = tmp("commit");
         let mut out = OutputDir::create(&d, false).expect("create");
-        let id = out.array(ArrayInfo::new("x", vec![2, 3], Dtype::F32, "test")).expect("array");
+        let id = out
+            .array(ArrayInfo::new("x", vec![2, 3], Dtype::F32, "test"))
+            .expect("array");
         out.write(id, Data::F32(&[1.0, 2.0, 3.0])).expect("write");
         out.write(id, Data::F32(&[4.0, 5.0, 6.0])).expect("write");
         out.close(id).expect("close");
-        out.commit(&serde_json::json!({"ok": true})).expect("commit");
+        out.commit(&serde_json::json!({"ok": true}))
+            .expect("commit");
         let bytes = std::fs::read(d.join("x.npy")).expect("read");
         let npy = npyz::NpyFile::new(&bytes[..]).expect("npy");
         assert_eq!(npy.shape(), &[2, 3]);
@@ -274,18 +289,25 @@ mod tests {
         let d = tmp("fail");
         {
             let mut out = OutputDir::create(&d, false).expect("create");
-            let id = out.array(ArrayInfo::new("x", vec![4], Dtype::U32, "test")).expect("array");
+            let id = out
+                .array(ArrayInfo::new("x", vec![4], Dtype::U32, "test"))
+                .expect("array");
             out.write(id, Data::U32(&[1, 2])).expect("write");
             // Dropped without commit: the run failed.
         }
-        assert!(!d.exists(), "a failed run must not leave its directory behind");
+        assert!(
+            !d.exists(),
+            "a failed run must not leave its directory behind"
+        );
     }
 
     #[test]
     fn writing_past_the_shape_is_an_error() {
         let d = tmp("overflow");
         let mut out = OutputDir::create(&d, false).expect("create");
-        let id = out.array(ArrayInfo::new("x", vec![1], Dtype::F64, "test")).expect("array");
+        let id = out
+            .array(ArrayInfo::new("x", vec![1], Dtype::F64, "test"))
+            .expect("array");
         assert!(out.write(id, Data::F64(&[1.0, 2.0])).is_err());
         assert!(out.write(id, Data::F32(&[1.0])).is_err());
     }

@@ -80,7 +80,12 @@ pub struct ArrayInfo {
 
 impl ArrayInfo {
     /// Creates an array description.
-    pub fn new(name: impl Into<String>, shape: Vec<u64>, dtype: Dtype, description: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        shape: Vec<u64>,
+        dtype: Dtype,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             name: name.into(),
             shape,

@@ -52,7 +52,11 @@ pub fn viridis(t: f64) -> RGBColor {
         (0.267, 0.749, 0.441),
         (0.993, 0.906, 0.144),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (STOPS.len() - 1) as f64;
     let i = (x.floor() as usize).min(STOPS.len() - 2);
     let f = x - i as f64;
@@ -143,7 +147,11 @@ impl LinePlot {
     /// Writes the plot as a 1000 x 560 PNG.
     pub fn save(&self, path: &Path) -> Result<()> {
         register_font();
-        let xs = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).chain(self.markers.iter().map(|m| m.x));
+        let xs = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .chain(self.markers.iter().map(|m| m.x));
         let (x0, x1) = bounds(xs);
         let ys = self
             .series
@@ -173,7 +181,10 @@ impl LinePlot {
             .map_err(|e| err(path, e))?;
         if let Some(h) = self.hline {
             chart
-                .draw_series(LineSeries::new(vec![(x0, h), (x1, h)], BLACK.mix(0.5).stroke_width(1)))
+                .draw_series(LineSeries::new(
+                    vec![(x0, h), (x1, h)],
+                    BLACK.mix(0.5).stroke_width(1),
+                ))
                 .map_err(|e| err(path, e))?;
         }
         let mut legend = false;
@@ -185,11 +196,17 @@ impl LinePlot {
             if !s.name.is_empty() {
                 legend = true;
                 let lc = color(s.color);
-                drawn.label(&s.name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], lc.stroke_width(3)));
+                drawn.label(&s.name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], lc.stroke_width(3))
+                });
             }
         }
         for m in &self.markers {
-            let style = if m.filled { BLACK.filled() } else { BLACK.stroke_width(2) };
+            let style = if m.filled {
+                BLACK.filled()
+            } else {
+                BLACK.stroke_width(2)
+            };
             chart
                 .draw_series(std::iter::once(Circle::new((m.x, m.y), 7, style)))
                 .map_err(|e| err(path, e))?;
@@ -254,7 +271,13 @@ impl HeatMap {
         register_font();
         let (nx, ny) = (self.x.len(), self.y.len());
         if nx * ny != self.z.len() || nx == 0 || ny == 0 {
-            return Err(err(path, format!("heat map of {nx} x {ny} cells given {} values", self.z.len())));
+            return Err(err(
+                path,
+                format!(
+                    "heat map of {nx} x {ny} cells given {} values",
+                    self.z.len()
+                ),
+            ));
         }
         let (zmin, zmax) = bounds(self.z.iter().copied());
         let ex = cell_edges(&self.x);
@@ -278,11 +301,13 @@ impl HeatMap {
             .disable_mesh()
             .draw()
             .map_err(|e| err(path, e))?;
-        let cells = (0..ny).flat_map(|iy| (0..nx).map(move |ix| (ix, iy))).map(|(ix, iy)| {
-            let v = self.z[iy * nx + ix];
-            let c = viridis((v - zmin) / (zmax - zmin));
-            Rectangle::new([(ex[ix], ey[iy]), (ex[ix + 1], ey[iy + 1])], c.filled())
-        });
+        let cells = (0..ny)
+            .flat_map(|iy| (0..nx).map(move |ix| (ix, iy)))
+            .map(|(ix, iy)| {
+                let v = self.z[iy * nx + ix];
+                let c = viridis((v - zmin) / (zmax - zmin));
+                Rectangle::new([(ex[ix], ey[iy]), (ex[ix + 1], ey[iy + 1])], c.filled())
+            });
         chart.draw_series(cells).map_err(|e| err(path, e))?;
         let mut cb = ChartBuilder::on(&bar)
             .margin_top(50)
@@ -302,7 +327,10 @@ impl HeatMap {
         cb.draw_series((0..steps).map(|i| {
             let a = zmin + (zmax - zmin) * i as f64 / steps as f64;
             let b = zmin + (zmax - zmin) * (i + 1) as f64 / steps as f64;
-            Rectangle::new([(0.0, a), (1.0, b)], viridis(i as f64 / (steps - 1) as f64).filled())
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                viridis(i as f64 / (steps - 1) as f64).filled(),
+            )
         }))
         .map_err(|e| err(path, e))?;
         root.present().map_err(|e| err(path, e))
@@ -322,8 +350,18 @@ mod tests {
             title: "test".into(),
             x_label: "t (ms)".into(),
             y_label: "r".into(),
-            series: vec![Series::new("a", (0..100).map(|i| (i as f64, (i as f64 * 0.1).sin())).collect(), 0)],
-            markers: vec![Marker { x: 10.0, y: 0.0, filled: false }],
+            series: vec![Series::new(
+                "a",
+                (0..100)
+                    .map(|i| (i as f64, (i as f64 * 0.1).sin()))
+                    .collect(),
+                0,
+            )],
+            markers: vec![Marker {
+                x: 10.0,
+                y: 0.0,
+                filled: false,
+            }],
             hline: Some(0.0),
         }
         .save(&p)

@@ -191,7 +191,9 @@ impl Stimulus {
     /// Value at time `t` ms.
     pub fn value_at(&self, t: f64) -> f64 {
         match self {
-            Stimulus::StepCurrent { times, amplitudes, .. } => {
+            Stimulus::StepCurrent {
+                times, amplitudes, ..
+            } => {
                 let i = times.partition_point(|&s| s <= t);
                 if i == 0 {
                     0.0
@@ -323,7 +325,11 @@ impl Spec {
         let src = self.source.as_str();
         let sim = &self.simulation;
         if !(sim.dt.is_finite() && sim.dt > 0.0) {
-            return Err(spec_err(src, "simulation.dt", format!("{} ms: must be a finite number > 0", sim.dt)));
+            return Err(spec_err(
+                src,
+                "simulation.dt",
+                format!("{} ms: must be a finite number > 0", sim.dt),
+            ));
         }
         if !(sim.t_end.is_finite() && sim.t_end >= sim.dt) {
             return Err(spec_err(
@@ -334,13 +340,21 @@ impl Spec {
         }
         let steps = (sim.t_end / sim.dt).round();
         if steps > f64::from(u32::MAX) {
-            return Err(spec_err(src, "simulation.t_end", format!("{steps} steps: at most {} steps per run", u32::MAX)));
+            return Err(spec_err(
+                src,
+                "simulation.t_end",
+                format!("{steps} steps: at most {} steps per run", u32::MAX),
+            ));
         }
         if sim.replicas == 0 {
             return Err(spec_err(src, "simulation.replicas", "0: must be >= 1"));
         }
         if self.populations.is_empty() {
-            return Err(spec_err(src, "population", "no [[population]]: a spec needs at least one"));
+            return Err(spec_err(
+                src,
+                "population",
+                "no [[population]]: a spec needs at least one",
+            ));
         }
         for (i, p) in self.populations.iter().enumerate() {
             let key = format!("population[{i}]");
@@ -348,16 +362,24 @@ impl Spec {
                 return Err(spec_err(
                     src,
                     format!("{key}.name"),
-                    format!("`{}`: must be non-empty without '.', '>', '/' or spaces", p.name),
+                    format!(
+                        "`{}`: must be non-empty without '.', '>', '/' or spaces",
+                        p.name
+                    ),
                 ));
             }
             if self.populations[..i].iter().any(|q| q.name == p.name) {
-                return Err(spec_err(src, format!("{key}.name"), format!("`{}` is used twice", p.name)));
+                return Err(spec_err(
+                    src,
+                    format!("{key}.name"),
+                    format!("`{}` is used twice", p.name),
+                ));
             }
             if p.size == 0 {
                 return Err(spec_err(src, format!("{key}.size"), "0: must be >= 1"));
             }
-            crate::models::check_model_name(&p.model).map_err(|m| spec_err(src, format!("{key}.model"), m))?;
+            crate::models::check_model_name(&p.model)
+                .map_err(|m| spec_err(src, format!("{key}.model"), m))?;
             for (k, v) in &p.params {
                 check_finite(v).map_err(|m| spec_err(src, format!("{key}.params.{k}"), m))?;
             }
@@ -366,23 +388,46 @@ impl Spec {
             let key = format!("projection[{i}]");
             for (field, name) in [("source", &pr.source), ("target", &pr.target)] {
                 if self.population(name).is_none() {
-                    return Err(spec_err(src, format!("{key}.{field}"), format!("`{name}`: no population of that name ({})", self.population_names())));
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.{field}"),
+                        format!(
+                            "`{name}`: no population of that name ({})",
+                            self.population_names()
+                        ),
+                    ));
                 }
             }
             if !pr.weight.is_finite() {
-                return Err(spec_err(src, format!("{key}.weight"), format!("{}: must be a finite number", pr.weight)));
+                return Err(spec_err(
+                    src,
+                    format!("{key}.weight"),
+                    format!("{}: must be a finite number", pr.weight),
+                ));
             }
             if let Some(p) = pr.p {
                 if !(0.0..=1.0).contains(&p) {
-                    return Err(spec_err(src, format!("{key}.p"), format!("{p}: must be in [0, 1]")));
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.p"),
+                        format!("{p}: must be in [0, 1]"),
+                    ));
                 }
             }
             match pr.rule {
                 Rule::PairwiseBernoulli if pr.p.is_none() => {
-                    return Err(spec_err(src, format!("{key}.p"), "missing: rule pairwise_bernoulli needs p in [0, 1]"));
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.p"),
+                        "missing: rule pairwise_bernoulli needs p in [0, 1]",
+                    ));
                 }
                 Rule::FixedIndegree if pr.indegree.is_none() => {
-                    return Err(spec_err(src, format!("{key}.indegree"), "missing: rule fixed_indegree needs indegree >= 0"));
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.indegree"),
+                        "missing: rule fixed_indegree needs indegree >= 0",
+                    ));
                 }
                 _ => {}
             }
@@ -399,10 +444,20 @@ impl Spec {
         for (i, st) in self.stimuli.iter().enumerate() {
             let key = format!("stimulus[{i}]");
             if self.population(st.target()).is_none() {
-                return Err(spec_err(src, format!("{key}.target"), format!("`{}`: no population of that name ({})", st.target(), self.population_names())));
+                return Err(spec_err(
+                    src,
+                    format!("{key}.target"),
+                    format!(
+                        "`{}`: no population of that name ({})",
+                        st.target(),
+                        self.population_names()
+                    ),
+                ));
             }
             match st {
-                Stimulus::StepCurrent { times, amplitudes, .. } => {
+                Stimulus::StepCurrent {
+                    times, amplitudes, ..
+                } => {
                     if times.len() != amplitudes.len() || times.is_empty() {
                         return Err(spec_err(
                             src,
@@ -411,13 +466,25 @@ impl Spec {
                         ));
                     }
                     if let Some(t) = times.iter().find(|t| !t.is_finite() || **t < 0.0) {
-                        return Err(spec_err(src, format!("{key}.times"), format!("{t}: times must be finite and >= 0 ms")));
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.times"),
+                            format!("{t}: times must be finite and >= 0 ms"),
+                        ));
                     }
                     if times.windows(2).any(|w| w[1] <= w[0]) {
-                        return Err(spec_err(src, format!("{key}.times"), "must be strictly increasing"));
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.times"),
+                            "must be strictly increasing",
+                        ));
                     }
                     if let Some(a) = amplitudes.iter().find(|a| !a.is_finite()) {
-                        return Err(spec_err(src, format!("{key}.amplitudes"), format!("{a}: must be finite")));
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.amplitudes"),
+                            format!("{a}: must be finite"),
+                        ));
                     }
                 }
             }
@@ -425,25 +492,53 @@ impl Spec {
         let rec = &self.record;
         if let Some(b) = rec.activity_bin {
             if !(b.is_finite() && b >= sim.dt * (1.0 - 1e-9)) {
-                return Err(spec_err(src, "record.activity_bin", format!("{b} ms: must be >= dt ({} ms)", sim.dt)));
+                return Err(spec_err(
+                    src,
+                    "record.activity_bin",
+                    format!("{b} ms: must be >= dt ({} ms)", sim.dt),
+                ));
             }
         }
         if let Some(f) = rec.summary_from {
             if !(f.is_finite() && f >= 0.0 && f < sim.t_end) {
-                return Err(spec_err(src, "record.summary_from", format!("{f} ms: must be in [0, t_end)")));
+                return Err(spec_err(
+                    src,
+                    "record.summary_from",
+                    format!("{f} ms: must be in [0, t_end)"),
+                ));
             }
         }
         for (i, t) in rec.traces.iter().enumerate() {
             if self.population(&t.population).is_none() {
-                return Err(spec_err(src, format!("record.traces[{i}].population"), format!("`{}`: no population of that name ({})", t.population, self.population_names())));
+                return Err(spec_err(
+                    src,
+                    format!("record.traces[{i}].population"),
+                    format!(
+                        "`{}`: no population of that name ({})",
+                        t.population,
+                        self.population_names()
+                    ),
+                ));
             }
             if t.every == 0 {
-                return Err(spec_err(src, format!("record.traces[{i}].every"), "0: must be >= 1"));
+                return Err(spec_err(
+                    src,
+                    format!("record.traces[{i}].every"),
+                    "0: must be >= 1",
+                ));
             }
         }
         for (i, s) in rec.spikes.iter().enumerate() {
             if self.population(&s.population).is_none() {
-                return Err(spec_err(src, format!("record.spikes[{i}].population"), format!("`{}`: no population of that name ({})", s.population, self.population_names())));
+                return Err(spec_err(
+                    src,
+                    format!("record.spikes[{i}].population"),
+                    format!(
+                        "`{}`: no population of that name ({})",
+                        s.population,
+                        self.population_names()
+                    ),
+                ));
             }
         }
         self.sweep_grid()?;
@@ -461,7 +556,11 @@ impl Spec {
     }
 
     fn population_names(&self) -> String {
-        let names: Vec<_> = self.populations.iter().map(|p| format!("`{}`", p.name)).collect();
+        let names: Vec<_> = self
+            .populations
+            .iter()
+            .map(|p| format!("`{}`", p.name))
+            .collect();
         format!("populations: {}", names.join(", "))
     }
 
@@ -538,15 +637,29 @@ amplitudes = [0.5, 1.0]
         let e = err(&GOOD.replace("t_end = 20.0", "t_end = 0.01"));
         assert!(e.contains("simulation.t_end") && e.contains(">= dt"), "{e}");
         let e = err(&GOOD.replace("dt = 0.1", "dt = 0.1\nbogus = 1"));
-        assert!(e.contains("t.toml") && e.contains("bogus") && e.contains("line 4"), "{e}");
+        assert!(
+            e.contains("t.toml") && e.contains("bogus") && e.contains("line 4"),
+            "{e}"
+        );
         let e = err(&GOOD.replace("model = \"rate\"", "model = \"hodgkin\""));
-        assert!(e.contains("population[0].model") && e.contains("hodgkin"), "{e}");
+        assert!(
+            e.contains("population[0].model") && e.contains("hodgkin"),
+            "{e}"
+        );
         let e = err(&GOOD.replace("model = \"rate\"", "model = \"rate\"\nsize = 0"));
         assert!(e.contains("population[0].size"), "{e}");
         let e = err(&GOOD.replace("tau = 1.0", "tau = nan"));
-        assert!(e.contains("population[0].params.tau") && e.contains("finite"), "{e}");
-        let e = err(&format!("{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"X\"\nweight = 1.0\n"));
-        assert!(e.contains("projection[0].target") && e.contains("`X`"), "{e}");
+        assert!(
+            e.contains("population[0].params.tau") && e.contains("finite"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"X\"\nweight = 1.0\n"
+        ));
+        assert!(
+            e.contains("projection[0].target") && e.contains("`X`"),
+            "{e}"
+        );
         let e = err(&format!("{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"E\"\nweight = 1.0\nrule = \"pairwise_bernoulli\"\np = 1.5\n"));
         assert!(e.contains("projection[0].p") && e.contains("[0, 1]"), "{e}");
         let e = err(&GOOD.replace("amplitudes = [0.5, 1.0]", "amplitudes = [0.5]"));

@@ -39,7 +39,9 @@ impl SweepValues {
                     return vec![*start];
                 }
                 let n = f64::from(*num - 1);
-                (0..*num).map(|i| start + (stop - start) * f64::from(i) / n).collect()
+                (0..*num)
+                    .map(|i| start + (stop - start) * f64::from(i) / n)
+                    .collect()
             }
         }
     }
@@ -77,29 +79,60 @@ impl SweepGrid {
         for (key, value) in table {
             let where_ = format!("sweep.\"{key}\"");
             let parsed: SweepValues = value.clone().try_into().map_err(|_| {
-                spec_err(src, &where_, "must be a list of numbers or { start, stop, num }")
+                spec_err(
+                    src,
+                    &where_,
+                    "must be a list of numbers or { start, stop, num }",
+                )
             })?;
             let values = parsed.expand();
             if values.is_empty() {
                 return Err(spec_err(src, &where_, "no values: give at least one"));
             }
             if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-                return Err(spec_err(src, &where_, format!("{v}: values must be finite")));
+                return Err(spec_err(
+                    src,
+                    &where_,
+                    format!("{v}: values must be finite"),
+                ));
             }
             let Some((target, param)) = key.rsplit_once('.') else {
-                return Err(spec_err(src, &where_, "key must be `POP.param` or `SRC->TGT.weight`"));
+                return Err(spec_err(
+                    src,
+                    &where_,
+                    "key must be `POP.param` or `SRC->TGT.weight`",
+                ));
             };
             let (population, projection) = if let Some((s, t)) = target.split_once("->") {
-                if !spec.projections.iter().any(|p| p.source == s && p.target == t) {
-                    return Err(spec_err(src, &where_, format!("no projection from `{s}` to `{t}`")));
+                if !spec
+                    .projections
+                    .iter()
+                    .any(|p| p.source == s && p.target == t)
+                {
+                    return Err(spec_err(
+                        src,
+                        &where_,
+                        format!("no projection from `{s}` to `{t}`"),
+                    ));
                 }
                 if param != "weight" {
-                    return Err(spec_err(src, &where_, format!("`{param}`: only `weight` of a projection can be swept")));
+                    return Err(spec_err(
+                        src,
+                        &where_,
+                        format!("`{param}`: only `weight` of a projection can be swept"),
+                    ));
                 }
                 (None, Some((s.to_string(), t.to_string())))
             } else {
                 if spec.population(target).is_none() {
-                    return Err(spec_err(src, &where_, format!("`{target}`: no population of that name ({})", spec.population_names())));
+                    return Err(spec_err(
+                        src,
+                        &where_,
+                        format!(
+                            "`{target}`: no population of that name ({})",
+                            spec.population_names()
+                        ),
+                    ));
                 }
                 (Some(target.to_string()), None)
             };
@@ -134,7 +167,10 @@ impl SweepGrid {
 
     /// Index along `axis` of combination `combo`.
     pub fn index(&self, axis: usize, combo: u64) -> usize {
-        let stride: u64 = self.axes[axis + 1..].iter().map(|a| a.values.len() as u64).product();
+        let stride: u64 = self.axes[axis + 1..]
+            .iter()
+            .map(|a| a.values.len() as u64)
+            .product();
         ((combo / stride) % self.axes[axis].values.len() as u64) as usize
     }
 
@@ -178,17 +214,26 @@ model = "rate"
         let g = spec.sweep_grid().expect("grid");
         assert_eq!(g.combinations(), 6);
         assert_eq!(spec.total_replicas().expect("n"), 12);
-        assert_eq!(g.table(), vec![0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 5.0, 0.0, 5.0, 0.5, 5.0, 1.0]);
+        assert_eq!(
+            g.table(),
+            vec![0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 5.0, 0.0, 5.0, 0.5, 5.0, 1.0]
+        );
     }
 
     #[test]
     fn bad_sweep_keys_are_rejected() {
         let base = "[simulation]\ndt = 0.1\nt_end = 1.0\n[[population]]\nname = \"E\"\nmodel = \"rate\"\n[sweep]\n";
-        let e = Spec::parse(&format!("{base}\"X.w\" = [1.0]\n"), "t.toml").unwrap_err().to_string();
+        let e = Spec::parse(&format!("{base}\"X.w\" = [1.0]\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sweep.\"X.w\"") && e.contains("`X`"), "{e}");
-        let e = Spec::parse(&format!("{base}\"E.w\" = \"a\"\n"), "t.toml").unwrap_err().to_string();
+        let e = Spec::parse(&format!("{base}\"E.w\" = \"a\"\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("list of numbers"), "{e}");
-        let e = Spec::parse(&format!("{base}\"E->E.weight\" = [1.0]\n"), "t.toml").unwrap_err().to_string();
+        let e = Spec::parse(&format!("{base}\"E->E.weight\" = [1.0]\n"), "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no projection"), "{e}");
     }
 }

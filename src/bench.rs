@@ -1,0 +1,172 @@
+//! Throughput of each kernel on both paths, measured in one process so the ratio compares
+//! like with like (`neuropop bench`; criterion benches in `benches/` cover the same kernels).
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::kernels::rng_u32::{rng_u32, RngU32Params};
+use crate::output::MemoryRecorder;
+use crate::progress::Progress;
+use crate::run::Model;
+use crate::spec::Spec;
+
+/// One kernel's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    /// Kernel measured.
+    pub kernel: String,
+    /// What one unit of work is (e.g. "u32 draws", "population-steps").
+    pub unit: String,
+    /// Units per second on the CPU path.
+    pub cpu_per_s: f64,
+    /// Units per second on the GPU path.
+    pub gpu_per_s: Option<f64>,
+    /// GPU / CPU.
+    pub ratio: Option<f64>,
+    /// Units done on the CPU path.
+    pub cpu_work: f64,
+    /// Units done on the GPU path.
+    pub gpu_work: f64,
+    /// CPU seconds.
+    pub cpu_s: f64,
+    /// GPU seconds.
+    pub gpu_s: Option<f64>,
+    /// CPU worker threads.
+    pub cpu_threads: usize,
+    /// GPU adapter.
+    pub adapter: Option<String>,
+    /// Workload description.
+    pub workload: String,
+}
+
+fn finish(
+    kernel: &str,
+    unit: &str,
+    workload: String,
+    cpu: (f64, f64),
+    gpu: Option<(f64, f64)>,
+    adapter: Option<String>,
+) -> BenchResult {
+    let cpu_per_s = cpu.0 / cpu.1;
+    let gpu_per_s = gpu.map(|(w, s)| w / s);
+    BenchResult {
+        kernel: kernel.into(),
+        unit: unit.into(),
+        cpu_per_s,
+        gpu_per_s,
+        ratio: gpu_per_s.map(|g| g / cpu_per_s),
+        cpu_work: cpu.0,
+        gpu_work: gpu.map_or(0.0, |g| g.0),
+        cpu_s: cpu.1,
+        gpu_s: gpu.map(|g| g.1),
+        cpu_threads: crate::cpu::threads(),
+        adapter,
+        workload,
+    }
+}
+
+/// Philox throughput: `rng_u32` in xor-fold mode (generation without memory traffic).
+pub fn rng(backend: &Backend, gpu_draws_log2: u32, cpu_draws_log2: u32) -> Result<BenchResult> {
+    let params = |log2: u32| RngU32Params {
+        seed_lo: 1,
+        n_elements: 1 << 20,
+        blocks: 1 << (log2 - 22),
+        mode: 1,
+        ..Default::default()
+    };
+    let p = params(cpu_draws_log2);
+    let mut out = vec![0u32; p.output_len()];
+    let t = Instant::now();
+    rng_u32(&p, &mut out);
+    let cpu = ((1u64 << cpu_draws_log2) as f64, t.elapsed().as_secs_f64());
+    let (gpu, adapter) = match backend {
+        Backend::Cpu => (None, None),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => {
+            let p = params(gpu_draws_log2);
+            crate::gpu::rng::run_rng_u32(ctx, &RngU32Params { blocks: 1, ..p })?; // warm-up: build the pipeline
+            let t = Instant::now();
+            crate::gpu::rng::run_rng_u32(ctx, &p)?;
+            (
+                Some(((1u64 << gpu_draws_log2) as f64, t.elapsed().as_secs_f64())),
+                Some(ctx.info().name.clone()),
+            )
+        }
+    };
+    Ok(finish(
+        "rng_u32 (Philox4x32-10)",
+        "u32 draws",
+        format!("2^20 streams, 2^{gpu_draws_log2} draws on the GPU, 2^{cpu_draws_log2} on the CPU, xor-folded"),
+        cpu,
+        gpu,
+        adapter,
+    ))
+}
+
+/// The spec of the rate benchmark: the tutorial's OU-driven bistable population (w = 5,
+/// I_ext = 0.56, sigma = 0.7, tau_ou = 1 ms, dt = 0.1 ms), summaries only.
+pub fn rate_spec(replicas: u64, steps: u64) -> Result<Spec> {
+    let text = format!(
+        r#"
+[simulation]
+dt = 0.1
+t_end = {t}
+seed = 1
+replicas = {replicas}
+
+[[population]]
+name = "E"
+model = "rate"
+params = {{ w = 5.0, I_ext = 0.56, sigma_ou = 0.7, tau_ou = 1.0 }}
+
+[record]
+summaries = ["mean"]
+plots = false
+"#,
+        t = steps as f64 * 0.1
+    );
+    Spec::parse(&text, "bench:rate")
+}
+
+fn time_rate(backend: &Backend, replicas: u64, steps: u64) -> Result<f64> {
+    let model = Model::build(&rate_spec(replicas, steps)?)?;
+    let mut rec = MemoryRecorder::new();
+    let t = Instant::now();
+    model.run(backend, &mut rec, &Progress::hidden())?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// `rate_step` with OU noise: `replicas` x `gpu_steps` on the GPU, `replicas` x `cpu_steps`
+/// on the CPU.
+pub fn rate(
+    backend: &Backend,
+    replicas: u64,
+    gpu_steps: u64,
+    cpu_steps: u64,
+) -> Result<BenchResult> {
+    let cpu_s = time_rate(&Backend::Cpu, replicas, cpu_steps)?;
+    let cpu = ((replicas * cpu_steps) as f64, cpu_s);
+    let (gpu, adapter) = match backend {
+        Backend::Cpu => (None, None),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => {
+            time_rate(backend, 1024, 4)?; // warm-up: build the pipeline
+            let s = time_rate(backend, replicas, gpu_steps)?;
+            (
+                Some(((replicas * gpu_steps) as f64, s)),
+                Some(ctx.info().name.clone()),
+            )
+        }
+    };
+    Ok(finish(
+        "rate_step (forward Euler + OU noise)",
+        "population-steps",
+        format!("{replicas} replicas, {gpu_steps} steps on the GPU and {cpu_steps} on the CPU, summaries only"),
+        cpu,
+        gpu,
+        adapter,
+    ))
+}

@@ -1,0 +1,219 @@
+//! The two ways to execute `rate_step`: the CPU twin on host vectors, or the shader on
+//! device buffers that stay resident for a whole batch (only traces and the final summaries
+//! are read back).
+
+use super::kernel::{rate_step, PopCoef, PopState, PopSummary, RateBuffers, RateConfig};
+use crate::error::Result;
+
+/// Executes `rate_step` chunks for one batch of replicas.
+pub trait RateEngine {
+    /// Uploads the coefficient and coupling tables of a new batch.
+    fn load(&mut self, coef: &[PopCoef], weights: &[f32]) -> Result<()>;
+    /// Advances the batch by `cfg.n_steps` steps with the per-step stimulus table `stim`.
+    fn step(&mut self, cfg: &RateConfig, stim: &[f32]) -> Result<()>;
+    /// Waits until submitted work is done (the GPU queues steps; the CPU runs them at once).
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// The first `len` trace values written by the last step.
+    fn trace(&mut self, len: usize) -> Result<Vec<f32>>;
+    /// State and summaries of the first `n` replica-populations.
+    fn results(&mut self, n: usize) -> Result<(Vec<PopState>, Vec<PopSummary>)>;
+}
+
+/// The CPU reference path.
+pub struct CpuEngine {
+    coef: Vec<PopCoef>,
+    weights: Vec<f32>,
+    state: Vec<PopState>,
+    summary: Vec<PopSummary>,
+    trace: Vec<f32>,
+}
+
+impl CpuEngine {
+    /// Room for `n` replica-populations and `trace_len` trace values.
+    pub fn new(n: usize, trace_len: usize) -> Self {
+        Self {
+            coef: Vec::new(),
+            weights: Vec::new(),
+            state: vec![PopState::default(); n],
+            summary: vec![PopSummary::default(); n],
+            trace: vec![0.0; trace_len.max(1)],
+        }
+    }
+}
+
+impl RateEngine for CpuEngine {
+    fn load(&mut self, coef: &[PopCoef], weights: &[f32]) -> Result<()> {
+        self.coef = coef.to_vec();
+        self.weights = weights.to_vec();
+        Ok(())
+    }
+
+    fn step(&mut self, cfg: &RateConfig, stim: &[f32]) -> Result<()> {
+        let n = (cfg.n_replicas * cfg.n_pops) as usize;
+        rate_step(
+            cfg,
+            RateBuffers {
+                coef: &self.coef,
+                weights: &self.weights,
+                stim,
+                state: &mut self.state[..n],
+                summary: &mut self.summary[..n],
+                trace: &mut self.trace,
+            },
+        );
+        Ok(())
+    }
+
+    fn trace(&mut self, len: usize) -> Result<Vec<f32>> {
+        Ok(self.trace[..len].to_vec())
+    }
+
+    fn results(&mut self, n: usize) -> Result<(Vec<PopState>, Vec<PopSummary>)> {
+        Ok((self.state[..n].to_vec(), self.summary[..n].to_vec()))
+    }
+}
+
+#[cfg(feature = "gpu")]
+pub use gpu::GpuEngine;
+
+#[cfg(feature = "gpu")]
+mod gpu {
+    use std::sync::Arc;
+
+    use super::super::kernel::{PopCoef, PopState, PopSummary, RateConfig, Specialization, DESC};
+    use super::RateEngine;
+    use crate::error::Result;
+    use crate::gpu::{BufferSpec, GpuContext, Pipeline};
+
+    /// The shader path: buffers allocated once per run, bind group rebuilt only when a batch
+    /// loads new tables.
+    pub struct GpuEngine {
+        ctx: Arc<GpuContext>,
+        pipeline: Arc<Pipeline>,
+        cfg: wgpu::Buffer,
+        coef: wgpu::Buffer,
+        weights: wgpu::Buffer,
+        stim: wgpu::Buffer,
+        state: wgpu::Buffer,
+        summary: wgpu::Buffer,
+        trace: wgpu::Buffer,
+        bind: Option<wgpu::BindGroup>,
+    }
+
+    impl GpuEngine {
+        /// Pipeline specialised for `spec`; buffers for `n` replica-populations, `coef_len` coefficients, `w_len` weights,
+        /// `stim_len` stimulus values and `trace_len` trace values; every size is checked
+        /// against the device's limits before anything runs.
+        #[allow(clippy::too_many_arguments)]
+        pub fn new(
+            ctx: Arc<GpuContext>,
+            spec: &Specialization,
+            n: usize,
+            coef_len: usize,
+            w_len: usize,
+            stim_len: usize,
+            trace_len: usize,
+        ) -> Result<Self> {
+            let pipeline = ctx.pipeline_with(&DESC, &spec.constants())?;
+            let sz = |len: usize, elem: usize| (len.max(1) * elem) as u64;
+            let cfg = ctx.uniform_buffer("rate.cfg", &RateConfig::default())?;
+            let coef = ctx.storage_buffer(
+                "rate.coef",
+                sz(coef_len, std::mem::size_of::<PopCoef>()),
+                BufferSpec::Input,
+            )?;
+            let weights = ctx.storage_buffer("rate.weights", sz(w_len, 4), BufferSpec::Input)?;
+            let stim = ctx.storage_buffer("rate.stim", sz(stim_len, 4), BufferSpec::Input)?;
+            let state = ctx.storage_buffer(
+                "rate.state",
+                sz(n, std::mem::size_of::<PopState>()),
+                BufferSpec::State,
+            )?;
+            let summary = ctx.storage_buffer(
+                "rate.summary",
+                sz(n, std::mem::size_of::<PopSummary>()),
+                BufferSpec::State,
+            )?;
+            let trace = ctx.storage_buffer("rate.trace", sz(trace_len, 4), BufferSpec::State)?;
+            Ok(Self {
+                ctx,
+                pipeline,
+                cfg,
+                coef,
+                weights,
+                stim,
+                state,
+                summary,
+                trace,
+                bind: None,
+            })
+        }
+    }
+
+    impl RateEngine for GpuEngine {
+        fn load(&mut self, coef: &[PopCoef], weights: &[f32]) -> Result<()> {
+            self.ctx.write(&self.coef, 0, coef);
+            self.ctx.write(&self.weights, 0, weights);
+            if self.bind.is_none() {
+                self.bind = Some(self.pipeline.bind(
+                    &self.ctx,
+                    &[
+                        &self.cfg,
+                        &self.coef,
+                        &self.weights,
+                        &self.stim,
+                        &self.state,
+                        &self.summary,
+                        &self.trace,
+                    ],
+                )?);
+            }
+            Ok(())
+        }
+
+        fn step(&mut self, cfg: &RateConfig, stim: &[f32]) -> Result<()> {
+            self.ctx.write(&self.cfg, 0, std::slice::from_ref(cfg));
+            if !stim.is_empty() {
+                self.ctx.write(&self.stim, 0, stim);
+            }
+            let Some(bind) = &self.bind else {
+                return Err(crate::error::Error::Gpu(
+                    "rate engine stepped before load".into(),
+                ));
+            };
+            let mut encoder =
+                self.ctx
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("rate_step"),
+                    });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("rate_step"),
+                    timestamp_writes: None,
+                });
+                self.pipeline
+                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas));
+            }
+            self.ctx.queue().submit([encoder.finish()]);
+            Ok(())
+        }
+
+        fn sync(&mut self) -> Result<()> {
+            self.ctx.wait()
+        }
+
+        fn trace(&mut self, len: usize) -> Result<Vec<f32>> {
+            self.ctx.read(&self.trace, 0, len)
+        }
+
+        fn results(&mut self, n: usize) -> Result<(Vec<PopState>, Vec<PopSummary>)> {
+            Ok((
+                self.ctx.read(&self.state, 0, n)?,
+                self.ctx.read(&self.summary, 0, n)?,
+            ))
+        }
+    }
+}

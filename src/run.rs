@@ -1,0 +1,339 @@
+//! Running a spec end to end (what `neuropop run` and `neuropop validate` do), so the CLI
+//! stays a thin layer: build the model from the spec (all validation before any output),
+//! resolve the backend, stream recordings into an [`OutputDir`], write `meta.json` last.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::{Backend, BackendChoice};
+use crate::error::{Error, Result};
+use crate::models::rate::{sim as rate_sim, RateNetwork};
+use crate::output::{MemoryRecorder, Meta, OutputDir, Recorder, Timings};
+use crate::progress::Progress;
+use crate::spec::Spec;
+
+/// A spec turned into a runnable model.
+pub enum Model {
+    /// A network of rate populations.
+    Rate(Box<RateNetwork>),
+}
+
+/// What a model run reports besides its recordings.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Total replicas.
+    pub replicas: u64,
+    /// Steps.
+    pub steps: u64,
+    /// Warnings worth showing the user.
+    pub warnings: Vec<String>,
+    /// Model facts for `meta.json`.
+    pub meta: serde_json::Value,
+}
+
+impl Model {
+    /// Builds the model of a validated spec; every model-specific check happens here, before
+    /// any output exists.
+    pub fn build(spec: &Spec) -> Result<Self> {
+        let first = &spec.populations[0].model;
+        if let Some((i, p)) = spec
+            .populations
+            .iter()
+            .enumerate()
+            .find(|(_, p)| &p.model != first)
+        {
+            return Err(spec.error(
+                format!("population[{i}].model"),
+                format!(
+                    "`{}` mixed with `{first}`: all populations of a spec use one model family",
+                    p.model
+                ),
+            ));
+        }
+        match first.as_str() {
+            "rate" => Ok(Model::Rate(Box::new(RateNetwork::from_spec(spec)?))),
+            other => Err(spec.error(
+                "population[0].model",
+                format!("`{other}` cannot be run yet"),
+            )),
+        }
+    }
+
+    /// Units of work for a progress bar (replica-steps).
+    pub fn work(&self) -> u64 {
+        match self {
+            Model::Rate(n) => n.replicas() * n.steps,
+        }
+    }
+
+    /// Runs on `backend`, recording into `rec`.
+    pub fn run(
+        &self,
+        backend: &Backend,
+        rec: &mut dyn Recorder,
+        progress: &Progress,
+    ) -> Result<Report> {
+        match self {
+            Model::Rate(n) => {
+                let r = rate_sim::run(n, backend, rec, progress)?;
+                Ok(Report {
+                    replicas: r.replicas,
+                    steps: r.steps,
+                    warnings: r.warnings,
+                    meta: r.meta,
+                })
+            }
+        }
+    }
+
+    /// Warnings known before running.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            Model::Rate(n) => &n.warnings,
+        }
+    }
+}
+
+/// Command-line overrides of a spec.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Backend instead of `simulation.backend`.
+    pub backend: Option<BackendChoice>,
+    /// Seed instead of `simulation.seed`.
+    pub seed: Option<u64>,
+    /// Duration instead of `simulation.t_end`, ms.
+    pub t_end: Option<f64>,
+    /// Turn plots off.
+    pub no_plots: bool,
+}
+
+impl Overrides {
+    /// Applies the overrides and re-validates.
+    pub fn apply(&self, spec: &mut Spec) -> Result<()> {
+        if let Some(s) = self.seed {
+            spec.simulation.seed = s;
+        }
+        if let Some(t) = self.t_end {
+            spec.simulation.t_end = t;
+        }
+        if let Some(b) = self.backend {
+            spec.simulation.backend = b;
+        }
+        if self.no_plots {
+            spec.record.plots = false;
+        }
+        spec.validate()
+    }
+}
+
+/// Summary of a finished `run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// Output directory.
+    pub out: PathBuf,
+    /// "gpu" or "cpu".
+    pub backend: String,
+    /// Adapter name on the GPU path.
+    pub adapter: Option<String>,
+    /// Replicas.
+    pub replicas: u64,
+    /// Steps.
+    pub steps: u64,
+    /// Wall-clock times.
+    pub timings: Timings,
+    /// Files written.
+    pub files: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// `neuropop run`: loads `spec_path`, applies `overrides`, runs, writes `out`.
+pub fn run_spec(
+    spec_path: &Path,
+    out: &Path,
+    overrides: &Overrides,
+    command: Vec<String>,
+    show_progress: bool,
+) -> Result<RunSummary> {
+    let t0 = Instant::now();
+    let mut spec = Spec::load(spec_path)?;
+    overrides.apply(&mut spec)?;
+    let model = Model::build(&spec)?;
+    for w in model.warnings() {
+        eprintln!("neuropop: warning: {w}");
+    }
+    let backend = Backend::resolve(spec.simulation.backend)?;
+    let mut dir = OutputDir::create(out, spec.record.plots)?;
+    let build_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let progress = if show_progress {
+        Progress::bar(
+            &format!("{} ({})", spec_path.display(), backend.name()),
+            model.work(),
+        )
+    } else {
+        Progress::hidden()
+    };
+    let report = model.run(&backend, &mut dir, &progress)?;
+    progress.finish();
+    let simulate_s = t1.elapsed().as_secs_f64();
+    let timings = Timings {
+        build_s,
+        simulate_s,
+        total_s: t0.elapsed().as_secs_f64(),
+    };
+    let files: Vec<String> = dir.files().iter().map(|f| f.file.clone()).collect();
+    let meta = Meta {
+        neuropop_version: format!("neuropop {}", crate::VERSION),
+        command,
+        spec_file: spec_path.display().to_string(),
+        spec: serde_json::to_value(&spec).map_err(|e| Error::Output {
+            path: out.join("meta.json"),
+            message: e.to_string(),
+        })?,
+        seed: spec.simulation.seed,
+        backend: backend.name().to_string(),
+        adapter: backend.adapter(),
+        cpu_threads: crate::cpu::threads(),
+        replicas: report.replicas,
+        steps: report.steps,
+        timings,
+        outputs: dir.files().to_vec(),
+        finished_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        model: report.meta.clone(),
+    };
+    let out = dir.commit(&meta)?;
+    Ok(RunSummary {
+        out,
+        backend: backend.name().to_string(),
+        adapter: backend.adapter().map(|a| a.name),
+        replicas: report.replicas,
+        steps: report.steps,
+        timings,
+        files,
+        warnings: report.warnings,
+    })
+}
+
+/// Comparison of one recorded array between the GPU and the CPU path.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrayComparison {
+    /// Array name.
+    pub name: String,
+    /// Number of values.
+    pub values: usize,
+    /// Largest |gpu - cpu|.
+    pub max_abs_diff: f64,
+    /// Number of values whose bits differ.
+    pub values_differing: usize,
+    /// First row (index along the first axis, e.g. trace sample) whose values differ at all.
+    pub first_row_differing: Option<u64>,
+    /// First row with a difference above the tolerance.
+    pub first_row_over_tolerance: Option<u64>,
+    /// Tolerance applied (absolute; 0 for counts).
+    pub tolerance: f64,
+    /// Within tolerance everywhere.
+    pub ok: bool,
+}
+
+/// Result of `neuropop validate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    /// GPU adapter used.
+    pub adapter: String,
+    /// Per array.
+    pub arrays: Vec<ArrayComparison>,
+    /// All arrays within tolerance.
+    pub ok: bool,
+    /// Wall time of the GPU path, s.
+    pub gpu_s: f64,
+    /// Wall time of the CPU path, s.
+    pub cpu_s: f64,
+}
+
+/// `neuropop validate`: runs the spec on the GPU and on the CPU path with the same seed and
+/// compares every recording. `tolerance` applies to float arrays (absolute); integer arrays
+/// (counts) must match exactly.
+pub fn validate_spec(
+    spec_path: &Path,
+    overrides: &Overrides,
+    tolerance: f64,
+) -> Result<Validation> {
+    let mut spec = Spec::load(spec_path)?;
+    let mut o = overrides.clone();
+    o.no_plots = true;
+    o.apply(&mut spec)?;
+    let model = Model::build(&spec)?;
+    let gpu = Backend::resolve(BackendChoice::Gpu)?;
+    let mut g = MemoryRecorder::new();
+    let t = Instant::now();
+    model.run(&gpu, &mut g, &Progress::hidden())?;
+    let gpu_s = t.elapsed().as_secs_f64();
+    let mut c = MemoryRecorder::new();
+    let t = Instant::now();
+    model.run(&Backend::Cpu, &mut c, &Progress::hidden())?;
+    let cpu_s = t.elapsed().as_secs_f64();
+    let arrays = compare(&g, &c, tolerance);
+    Ok(Validation {
+        adapter: gpu.adapter().map(|a| a.name).unwrap_or_default(),
+        ok: arrays.iter().all(|a| a.ok),
+        arrays,
+        gpu_s,
+        cpu_s,
+    })
+}
+
+/// Compares the arrays of two recorders by name.
+pub fn compare(gpu: &MemoryRecorder, cpu: &MemoryRecorder, tolerance: f64) -> Vec<ArrayComparison> {
+    let mut out = Vec::new();
+    for a in &cpu.arrays {
+        let Some(b) = gpu.get(&a.info.name) else {
+            out.push(ArrayComparison {
+                name: a.info.name.clone(),
+                values: a.values.len(),
+                max_abs_diff: f64::INFINITY,
+                values_differing: a.values.len(),
+                first_row_differing: Some(0),
+                first_row_over_tolerance: Some(0),
+                tolerance,
+                ok: false,
+            });
+            continue;
+        };
+        let tol = if a.info.dtype == crate::output::Dtype::U32 {
+            0.0
+        } else {
+            tolerance
+        };
+        let row_len = a.info.shape.iter().skip(1).product::<u64>().max(1) as usize;
+        let (mut max, mut differing, mut first_diff, mut first_over) = (0f64, 0usize, None, None);
+        for (i, (x, y)) in a.values.iter().zip(&b.values).enumerate() {
+            let d = (x - y).abs();
+            let d = if d.is_nan() { f64::INFINITY } else { d };
+            if x.to_bits() != y.to_bits() {
+                differing += 1;
+                first_diff = first_diff.or(Some((i / row_len) as u64));
+            }
+            if d > tol {
+                first_over = first_over.or(Some((i / row_len) as u64));
+            }
+            max = max.max(d);
+        }
+        let same_len = a.values.len() == b.values.len();
+        out.push(ArrayComparison {
+            name: a.info.name.clone(),
+            values: a.values.len(),
+            max_abs_diff: if same_len { max } else { f64::INFINITY },
+            values_differing: differing,
+            first_row_differing: first_diff,
+            first_row_over_tolerance: first_over,
+            tolerance: tol,
+            ok: same_len && first_over.is_none(),
+        });
+    }
+    out
+}
