@@ -9,10 +9,10 @@
 
 #![allow(clippy::excessive_precision)]
 
-const LOG2E: f32 = 1.44269504088896341;
+const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
-const SQRT_HALF: f32 = 0.707106781186547524;
+const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
 const FOUR_OVER_PI: f32 = 1.27323954473516;
 const DP1: f32 = 0.78515625;
 const DP2: f32 = 2.4187564849853515625e-4;
@@ -50,8 +50,9 @@ pub fn exp(x: f32) -> f32 {
     (q * s + s) * pow2i(ni - h)
 }
 
-/// `npm_log`: natural log for positive normal x; -1e30 for x <= 0.
+/// `npm_log`: natural log for positive normal x; -1e30 for x <= 0 (and NaN).
 #[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must take the early return
 pub fn ln(x0: f32) -> f32 {
     if !(x0 > 0.0) {
         return -1.0e30;

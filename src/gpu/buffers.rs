@@ -20,7 +20,7 @@ impl GpuContext {
     /// needed vs available bytes and the limit's name.
     pub fn check_storage_binding(&self, label: &str, bytes: u64) -> Result<()> {
         let l = self.limits();
-        let max_binding = u64::from(l.max_storage_buffer_binding_size);
+        let max_binding = l.max_storage_buffer_binding_size;
         if bytes > l.max_buffer_size {
             return Err(Error::BufferTooLarge {
                 label: label.to_string(),

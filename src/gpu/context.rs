@@ -25,7 +25,7 @@ fn backends() -> wgpu::Backends {
 
 fn instance() -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-    desc.backends = desc.backends & backends();
+    desc.backends &= backends();
     // No validation layers or debug labels in release builds: they cost time per dispatch.
     if !cfg!(debug_assertions) {
         desc.flags = wgpu::InstanceFlags::empty();

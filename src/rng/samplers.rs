@@ -9,7 +9,7 @@ use super::special::{log1p_f32, log_binomial_pmf, log_poisson_pmf};
 use super::stream::Rng;
 
 /// `RNG_INV_2_24`: the spacing of the 24-bit uniforms.
-const INV_2_24: f32 = 5.960_464_477_539_062_5e-8;
+const INV_2_24: f32 = 1.0 / 16_777_216.0;
 /// `RNG_PI`.
 const PI: f32 = std::f32::consts::PI;
 /// `RNG_MAX_TRIES`: cap of the rejection loops (never reached in practice).
@@ -60,6 +60,7 @@ impl Rng {
     }
 
     /// `rng_poisson`: Poisson(lam), 0 for `lam <= 0` or NaN. Inversion below 10, PTRS above.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must take the early return
     pub fn poisson(&mut self, lam: f32) -> u32 {
         if !(lam > 0.0) {
             return 0;
@@ -120,6 +121,7 @@ impl Rng {
 
     /// `rng_binomial`: Binomial(n, p) with p clipped to [0, 1]; exact up to f32 rounding for
     /// every `n <= 2^24`. Inversion when `n min(p, 1-p) < 10`, BTRD otherwise.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must take the early return
     pub fn binomial(&mut self, n: u32, p: f32) -> u32 {
         if n == 0 || !(p > 0.0) {
             return 0;

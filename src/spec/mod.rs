@@ -632,39 +632,60 @@ amplitudes = [0.5, 1.0]
 
     #[test]
     fn bad_specs_name_the_key() {
-        let e = err(&GOOD.replace("dt = 0.1", "dt = -0.1"));
-        assert!(e.contains("simulation.dt") && e.contains("> 0"), "{e}");
-        let e = err(&GOOD.replace("t_end = 20.0", "t_end = 0.01"));
-        assert!(e.contains("simulation.t_end") && e.contains(">= dt"), "{e}");
-        let e = err(&GOOD.replace("dt = 0.1", "dt = 0.1\nbogus = 1"));
-        assert!(
-            e.contains("t.toml") && e.contains("bogus") && e.contains("line 4"),
-            "{e}"
-        );
-        let e = err(&GOOD.replace("model = \"rate\"", "model = \"hodgkin\""));
-        assert!(
-            e.contains("population[0].model") && e.contains("hodgkin"),
-            "{e}"
-        );
-        let e = err(&GOOD.replace("model = \"rate\"", "model = \"rate\"\nsize = 0"));
-        assert!(e.contains("population[0].size"), "{e}");
-        let e = err(&GOOD.replace("tau = 1.0", "tau = nan"));
-        assert!(
-            e.contains("population[0].params.tau") && e.contains("finite"),
-            "{e}"
-        );
-        let e = err(&format!(
-            "{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"X\"\nweight = 1.0\n"
-        ));
-        assert!(
-            e.contains("projection[0].target") && e.contains("`X`"),
-            "{e}"
-        );
-        let e = err(&format!("{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"E\"\nweight = 1.0\nrule = \"pairwise_bernoulli\"\np = 1.5\n"));
-        assert!(e.contains("projection[0].p") && e.contains("[0, 1]"), "{e}");
-        let e = err(&GOOD.replace("amplitudes = [0.5, 1.0]", "amplitudes = [0.5]"));
-        assert!(e.contains("stimulus[0].amplitudes"), "{e}");
-        for e in [e] {
+        let proj = |extra: &str| {
+            format!("{GOOD}\n[[projection]]\nsource = \"E\"\ntarget = \"E\"\nweight = 1.0\n{extra}")
+        };
+        let cases = [
+            (
+                GOOD.replace("dt = 0.1", "dt = -0.1"),
+                vec!["simulation.dt", "> 0"],
+            ),
+            (
+                GOOD.replace("t_end = 20.0", "t_end = 0.01"),
+                vec!["simulation.t_end", ">= dt"],
+            ),
+            (
+                GOOD.replace("dt = 0.1", "dt = 0.1\nbogus = 1"),
+                vec!["t.toml", "bogus", "line 4"],
+            ),
+            (
+                GOOD.replace("model = \"rate\"", "model = \"hodgkin\""),
+                vec!["population[0].model", "hodgkin"],
+            ),
+            (
+                GOOD.replace("model = \"rate\"", "model = \"rate\"\nsize = 0"),
+                vec!["population[0].size"],
+            ),
+            (
+                GOOD.replace("tau = 1.0", "tau = nan"),
+                vec!["population[0].params.tau", "finite"],
+            ),
+            (
+                proj("").replace("target = \"E\"\nweight", "target = \"X\"\nweight"),
+                vec!["projection[0].target", "`X`"],
+            ),
+            (
+                proj("rule = \"pairwise_bernoulli\"\np = 1.5\n"),
+                vec!["projection[0].p", "[0, 1]"],
+            ),
+            (
+                proj("delay = 0.01\n"),
+                vec!["projection[0].delay", "one time step"],
+            ),
+            (
+                GOOD.replace("amplitudes = [0.5, 1.0]", "amplitudes = [0.5]"),
+                vec!["stimulus[0].amplitudes"],
+            ),
+            (
+                GOOD.replace("times = [0.0, 10.0]", "times = [10.0, 0.0]"),
+                vec!["stimulus[0].times", "increasing"],
+            ),
+        ];
+        for (text, wants) in cases {
+            let e = err(&text);
+            for w in wants {
+                assert!(e.contains(w), "`{e}` does not contain `{w}`");
+            }
             assert!(!e.contains('\n'), "error is not one line: {e}");
         }
     }

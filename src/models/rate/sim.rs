@@ -71,7 +71,9 @@ pub fn run(
         }
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => {
-            let max_binding = u64::from(ctx.limits().max_storage_buffer_binding_size)
+            let max_binding = ctx
+                .limits()
+                .max_storage_buffer_binding_size
                 .min(ctx.limits().max_buffer_size);
             // The largest per-replica-population buffers: summaries (24 B) and, when every
             // replica is its own combination, coefficients (40 B).
