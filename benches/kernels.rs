@@ -17,13 +17,21 @@ fn gpu() -> Option<Backend> {
 
 fn rng(c: &mut Criterion) {
     let mut g = c.benchmark_group("rng_u32");
-    let p = RngU32Params { seed_lo: 1, n_elements: 1 << 16, blocks: 64, mode: 1, ..Default::default() };
+    let p = RngU32Params {
+        seed_lo: 1,
+        n_elements: 1 << 16,
+        blocks: 64,
+        mode: 1,
+        ..Default::default()
+    };
     let draws = u64::from(p.n_elements) * u64::from(p.blocks) * 4;
     g.throughput(Throughput::Elements(draws));
     let mut out = vec![0u32; p.output_len()];
     g.bench_function("cpu", |b| b.iter(|| rng_u32(black_box(&p), &mut out)));
     if let Some(Backend::Gpu(ctx)) = gpu() {
-        g.bench_function("gpu", |b| b.iter(|| neuropop::gpu::rng::run_rng_u32(&ctx, black_box(&p)).expect("gpu")));
+        g.bench_function("gpu", |b| {
+            b.iter(|| neuropop::gpu::rng::run_rng_u32(&ctx, black_box(&p)).expect("gpu"))
+        });
     }
     g.finish();
 }
@@ -32,7 +40,8 @@ fn rate(c: &mut Criterion) {
     let mut g = c.benchmark_group("rate_step_ou");
     g.sample_size(10);
     let (replicas, steps) = (100_000u64, 200u64);
-    let model = Model::build(&neuropop::bench::rate_spec(replicas, steps).expect("spec")).expect("model");
+    let model =
+        Model::build(&neuropop::bench::rate_spec(replicas, steps).expect("spec")).expect("model");
     g.throughput(Throughput::Elements(replicas * steps));
     let mut backends = vec![("cpu", Backend::Cpu)];
     if let Some(b) = gpu() {
@@ -42,7 +51,9 @@ fn rate(c: &mut Criterion) {
         g.bench_function(*name, |b| {
             b.iter(|| {
                 let mut rec = MemoryRecorder::new();
-                model.run(backend, &mut rec, &Progress::hidden()).expect("run");
+                model
+                    .run(backend, &mut rec, &Progress::hidden())
+                    .expect("run");
                 black_box(rec)
             })
         });

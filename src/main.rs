@@ -149,7 +149,7 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 fn main() -> ExitCode {
     // Vulkan loaders warn on stderr when XDG_RUNTIME_DIR is missing (as in CI containers).
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        let dir = std::env::temp_dir().join(format!("neuropop-xdg-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("neuropop-xdg");
         if std::fs::create_dir_all(&dir).is_ok() {
             // Safe: no other thread exists yet.
             std::env::set_var("XDG_RUNTIME_DIR", &dir);
