@@ -128,6 +128,16 @@ struct FixedPointArgs {
     /// Grid points for bracketing roots.
     #[arg(long, default_value_t = 10_000)]
     grid: usize,
+    /// Analyse combination 0 of this spec instead (one population, or two coupled ones with
+    /// their Jacobian eigenvalues); the parameter flags are then ignored.
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// Bifurcation map: self-coupling values START:STOP:NUM (with --i-range).
+    #[arg(long = "w-range", allow_hyphen_values = true)]
+    w_range: Option<String>,
+    /// Bifurcation map: input values START:STOP:NUM (with --w-range).
+    #[arg(long = "i-range", allow_hyphen_values = true)]
+    i_range: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -345,7 +355,30 @@ fn devices(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_range(flag: &str, v: &str) -> anyhow::Result<Vec<f64>> {
+    let bad = || {
+        neuropop::Error::InvalidArgument(format!(
+            "{flag} `{v}`: expected START:STOP:NUM with NUM >= 2"
+        ))
+    };
+    let parts: Vec<&str> = v.split(':').collect();
+    let [a, b, n] = parts.as_slice() else {
+        return Err(bad().into());
+    };
+    let (a, b): (f64, f64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    let n: usize = n.parse().map_err(|_| bad())?;
+    if n < 2 || !a.is_finite() || !b.is_finite() || n > 100_000 {
+        return Err(bad().into());
+    }
+    Ok((0..n)
+        .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+        .collect())
+}
+
 fn fixed_points(a: &FixedPointArgs) -> anyhow::Result<()> {
+    if let Some(path) = &a.spec {
+        return fixed_points_of_spec(path, a);
+    }
     let transfer: Transfer = serde_json::from_value(serde_json::Value::String(a.transfer.clone()))
         .map_err(|_| {
             neuropop::Error::InvalidArgument(format!(
@@ -364,14 +397,27 @@ fn fixed_points(a: &FixedPointArgs) -> anyhow::Result<()> {
     };
     p.validate(0.0, "(command line)")?;
     let fps = analysis::fixed_points(&p, a.grid);
+    let map = match (&a.w_range, &a.i_range) {
+        (Some(w), Some(i)) => Some((parse_range("--w-range", w)?, parse_range("--i-range", i)?)),
+        (None, None) => None,
+        _ => {
+            return Err(neuropop::Error::InvalidArgument(
+                "give both --w-range and --i-range".into(),
+            )
+            .into())
+        }
+    };
+    let map_json = map.as_ref().map(|(ws, is)| {
+        let (stable, all) = analysis::bifurcation_map(&p, ws, is, 2000);
+        let rows = |v: &[u32]| v.chunks(is.len()).map(|r| r.to_vec()).collect::<Vec<_>>();
+        serde_json::json!({ "w": ws, "I_ext": is, "stable": rows(&stable), "fixed_points": rows(&all) })
+    });
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "params": p,
-                "fixed_points": fps,
-            }))?
-        );
+        let mut out = serde_json::json!({ "params": p, "fixed_points": fps });
+        if let Some(m) = &map_json {
+            out["bifurcation_map"] = m.clone();
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
             "w = {}, I_ext = {}, a = {}, theta = {}, tau = {} ms, F = {:?}",
@@ -385,14 +431,67 @@ fn fixed_points(a: &FixedPointArgs) -> anyhow::Result<()> {
                 if fp.stable { "stable" } else { "unstable" }
             );
         }
+        if let Some(m) = &map_json {
+            println!("bifurcation map (stable fixed points; rows: w, columns: I_ext):");
+            for (w, row) in m["w"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .zip(m["stable"].as_array().into_iter().flatten())
+            {
+                let cells: String = row
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.to_string())
+                    .collect();
+                println!("  w = {:>8.3}  {cells}", w.as_f64().unwrap_or(f64::NAN));
+            }
+        }
     }
     if let Some(dir) = &a.plot {
-        let files =
-            neuropop::models::rate::plots::analysis_plots(&p, dir).context("writing plots")?;
+        let files = neuropop::models::rate::plots::analysis_plots(&p, map.as_ref(), dir)
+            .context("writing plots")?;
         if !a.json {
             for f in files {
                 println!("wrote {}", f.display());
             }
+        }
+    }
+    Ok(())
+}
+
+fn fixed_points_of_spec(path: &Path, a: &FixedPointArgs) -> anyhow::Result<()> {
+    let spec = neuropop::spec::Spec::load(path)?;
+    let net = neuropop::models::rate::RateNetwork::from_spec(&spec)?;
+    let (params, w) = net.combo(0);
+    let out = match params.len() {
+        1 => {
+            let p = RateParams {
+                w: w[0],
+                ..params[0]
+            };
+            serde_json::json!({ "populations": net.names, "params": p, "fixed_points": analysis::fixed_points(&p, a.grid) })
+        }
+        2 => {
+            let fps =
+                analysis::fixed_points_2d(&[params[0], params[1]], &[w[0], w[1], w[2], w[3]], 60);
+            serde_json::json!({ "populations": net.names, "params": params, "coupling": w, "fixed_points": fps })
+        }
+        n => {
+            return Err(neuropop::Error::InvalidArgument(format!(
+                "{}: fixed-point analysis takes 1 or 2 populations, the spec has {n}",
+                path.display()
+            ))
+            .into())
+        }
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{} (sweep combination 0, stimuli ignored)", path.display());
+        for fp in out["fixed_points"].as_array().into_iter().flatten() {
+            println!("  {fp}");
         }
     }
     Ok(())

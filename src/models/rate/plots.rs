@@ -26,8 +26,13 @@ pub fn euler_trajectory(p: &RateParams, r0: f64, dt: f64, t_end: f64) -> Vec<(f6
     out
 }
 
-/// Writes the five analysis figures for `p` into `dir`; returns their paths.
-pub fn analysis_plots(p: &RateParams, dir: &Path) -> Result<Vec<PathBuf>> {
+/// Writes the five analysis figures for `p` into `dir`; returns their paths. `map` gives the
+/// (w, I_ext) grid of the bifurcation map (default w 0..10, I_ext -2..4).
+pub fn analysis_plots(
+    p: &RateParams,
+    map: Option<&(Vec<f64>, Vec<f64>)>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
     let fps = fixed_points(p, 10_000);
@@ -106,8 +111,13 @@ pub fn analysis_plots(p: &RateParams, dir: &Path) -> Result<Vec<PathBuf>> {
     files.push(path);
 
     let path = dir.join("bifurcation.png");
-    let ws: Vec<f64> = (0..=100).map(|i| f64::from(i) * 0.1).collect();
-    let is: Vec<f64> = (0..=120).map(|i| -2.0 + f64::from(i) * 0.05).collect();
+    let (ws, is) = match map {
+        Some((w, i)) => (w.clone(), i.clone()),
+        None => (
+            (0..=100).map(|i| f64::from(i) * 0.1).collect(),
+            (0..=120).map(|i| -2.0 + f64::from(i) * 0.05).collect(),
+        ),
+    };
     let (stable, _) = bifurcation_map(p, &ws, &is, 2000);
     HeatMap {
         title: "number of stable fixed points".into(),

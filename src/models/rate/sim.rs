@@ -485,18 +485,16 @@ fn plots(
                 if v.is_empty() {
                     continue;
                 }
+                // Grid order: the first axis varies slowest, so z is y-major already.
                 let z = mean_over_copies(v);
-                // Grid order: the first axis varies slowest, so z is y-major already; sort
-                // the axes if they were given decreasing.
-                let (xs, ys, z) = sorted_grid(&ax.values, &ay.values, &z);
                 let name = format!("summary_{}_{}.png", net.names[*pop], kind.tag());
                 HeatMap {
                     title: format!("{} of r_{}", kind.tag(), net.names[*pop]),
                     x_label: ax.key.clone(),
                     y_label: ay.key.clone(),
                     z_label: kind.tag(),
-                    x: xs,
-                    y: ys,
+                    x: ax.values.clone(),
+                    y: ay.values.clone(),
                     z,
                 }
                 .save(&dir.join(&name))?;
@@ -513,22 +511,6 @@ fn plots(
         _ => {}
     }
     Ok(())
-}
-
-fn sorted_grid(x: &[f64], y: &[f64], z: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut xi: Vec<usize> = (0..x.len()).collect();
-    let mut yi: Vec<usize> = (0..y.len()).collect();
-    xi.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    yi.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
-    let zz = yi
-        .iter()
-        .flat_map(|&j| xi.iter().map(move |&i| z[j * x.len() + i]))
-        .collect();
-    (
-        xi.iter().map(|&i| x[i]).collect(),
-        yi.iter().map(|&j| y[j]).collect(),
-        zz,
-    )
 }
 
 fn meta(net: &RateNetwork) -> serde_json::Value {
