@@ -24,6 +24,7 @@ pub mod rng;
 pub mod run;
 pub mod shaders;
 pub mod spec;
+pub mod stats;
 
 pub use backend::{AdapterSummary, Backend, BackendChoice};
 pub use error::{Error, Result};

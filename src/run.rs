@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::backend::{Backend, BackendChoice};
 use crate::error::{Error, Result};
+use crate::models::gif_pop::{sim as meso_sim, MesoNetwork};
 use crate::models::rate::{sim as rate_sim, RateNetwork};
 use crate::output::{MemoryRecorder, Meta, OutputDir, Recorder, Timings};
 use crate::progress::Progress;
@@ -18,6 +19,8 @@ use crate::spec::Spec;
 pub enum Model {
     /// A network of rate populations.
     Rate(Box<RateNetwork>),
+    /// A network of mesoscopic GIF populations.
+    Meso(Box<MesoNetwork>),
 }
 
 /// What a model run reports besides its recordings.
@@ -54,6 +57,7 @@ impl Model {
         }
         match first.as_str() {
             "rate" => Ok(Model::Rate(Box::new(RateNetwork::from_spec(spec)?))),
+            "gif_pop_psc_exp" => Ok(Model::Meso(Box::new(MesoNetwork::from_spec(spec)?))),
             other => Err(spec.error(
                 "population[0].model",
                 format!("`{other}` cannot be run yet"),
@@ -65,6 +69,7 @@ impl Model {
     pub fn work(&self) -> u64 {
         match self {
             Model::Rate(n) => n.replicas() * n.steps,
+            Model::Meso(n) => n.replicas() * n.steps,
         }
     }
 
@@ -85,6 +90,15 @@ impl Model {
                     meta: r.meta,
                 })
             }
+            Model::Meso(n) => {
+                let r = meso_sim::run(n, backend, rec, progress)?;
+                Ok(Report {
+                    replicas: r.replicas,
+                    steps: r.steps,
+                    warnings: Vec::new(),
+                    meta: r.meta,
+                })
+            }
         }
     }
 
@@ -92,6 +106,7 @@ impl Model {
     pub fn warnings(&self) -> &[String] {
         match self {
             Model::Rate(n) => &n.warnings,
+            Model::Meso(_) => &[],
         }
     }
 }

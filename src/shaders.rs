@@ -23,6 +23,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),
     shader!("rate_step.wgsl"),
+    shader!("gif_pop_step.wgsl"),
 ];
 
 const IMPORT: &str = "// #import ";

@@ -137,6 +137,13 @@ impl GpuContext {
             return Ok(Vec::new());
         }
         let padded = bytes.next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT);
+        if first * elem + padded > buffer.size() {
+            return Err(Error::Gpu(format!(
+                "reading {bytes} bytes at byte {} of a {}-byte buffer",
+                first * elem,
+                buffer.size()
+            )));
+        }
         let staging = self.scoped("allocating a read-back buffer", || {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("readback"),

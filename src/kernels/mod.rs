@@ -61,12 +61,20 @@ pub struct KernelDesc {
     pub bindings: &'static [Binding],
 }
 
+/// Loop iterations one GPU invocation may run per dispatch. Mesa's llvmpipe (lavapipe) ends
+/// every loop of a shader invocation once all its loops together have taken 65535 back edges
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`, one counter per invocation), silently, so kernels that
+/// loop over many steps plan their dispatches to stay below this bound, counting every loop
+/// as if the compiler had not unrolled it.
+pub const GPU_LOOP_BUDGET: u64 = 60_000;
+
 /// Every kernel neuropop ships; the validation test walks this list.
 pub const ALL: &[&KernelDesc] = &[
     &rng_u32::DESC,
     &rng_sample::DESC,
     &math_eval::DESC,
     &crate::models::rate::kernel::DESC,
+    &crate::models::gif_pop::kernel::DESC,
 ];
 
 /// Dispatch grid `[x, y, 1]` (in workgroups) covering `n_threads` threads of a 1-D kernel with

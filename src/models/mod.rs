@@ -1,9 +1,10 @@
 //! The models and the registry that maps a spec's `model = "..."` to them.
 
+pub mod gif_pop;
 pub mod rate;
 
 /// Models neuropop implements, by spec name.
-pub const MODELS: &[&str] = &["rate"];
+pub const MODELS: &[&str] = &["rate", "gif_pop_psc_exp"];
 
 /// Models planned but not implemented yet (so the error can say so).
 const PLANNED: &[&str] = &[

@@ -225,6 +225,14 @@ pub struct Record {
     /// Start of the window of the `mean`/`above`/`crossings` summaries in ms (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary_from: Option<f64>,
+    /// Replicas whose population activity is recorded bin by bin (population models;
+    /// default: up to 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_replicas: Option<u64>,
+    /// Windows `[start, end]` in ms for per-replica activity statistics (population models;
+    /// default: the whole run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<[f64; 2]>,
     /// Write PNG plots of what was recorded (default true).
     #[serde(default = "yes")]
     pub plots: bool,
@@ -238,6 +246,8 @@ impl Default for Record {
             traces: Vec::new(),
             summaries: Vec::new(),
             summary_from: None,
+            activity_replicas: None,
+            windows: Vec::new(),
             plots: true,
         }
     }

@@ -7,6 +7,7 @@ use super::kernel::{PopState, PopSummary, RateConfig};
 use super::network::{RateNetwork, Summary, Trace, Variable};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::kernels::GPU_LOOP_BUDGET;
 use crate::output::plot::{HeatMap, LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -65,7 +66,7 @@ pub fn run(
     match backend {
         Backend::Cpu => {
             let batch = (CPU_BATCH / m).min(total).max(1);
-            let (chunk, trace_len) = plan(net, batch)?;
+            let (chunk, trace_len) = plan(net, batch, false)?;
             let mut engine = CpuEngine::new((batch * m) as usize, trace_len);
             drive(net, &mut engine, batch, chunk, rec, progress)
         }
@@ -79,7 +80,7 @@ pub fn run(
             // replica is its own combination, coefficients (40 B).
             let per = if net.replicas_per_combo == 1 { 40 } else { 24 };
             let batch = (max_binding / (per * m)).min(total).max(1);
-            let (chunk, trace_len) = plan(net, batch)?;
+            let (chunk, trace_len) = plan(net, batch, true)?;
             let combos_per_batch = batch.div_ceil(u64::from(net.replicas_per_combo)) + 1;
             let w_len = if net.w_swept {
                 combos_per_batch * m * m
@@ -101,8 +102,9 @@ pub fn run(
     }
 }
 
-/// Steps per chunk and trace buffer length for batches of `batch` replicas.
-fn plan(net: &RateNetwork, batch: u64) -> Result<(u64, usize)> {
+/// Steps per chunk and trace buffer length for batches of `batch` replicas; on the GPU a
+/// chunk also keeps every invocation within [`GPU_LOOP_BUDGET`] loop iterations.
+fn plan(net: &RateNetwork, batch: u64, gpu: bool) -> Result<(u64, usize)> {
     let m = net.pops() as u64;
     let rec_max = net
         .record
@@ -132,6 +134,14 @@ fn plan(net: &RateNetwork, batch: u64) -> Result<(u64, usize)> {
             )));
         }
         chunk = chunk.min((rows - 2) * every).max(1);
+    }
+    if gpu {
+        // Per group of 4 steps, if no loop were unrolled: the group loop, the noise loop with
+        // Philox's 9 rounds per population, the 4-step loop, and per step the input loops
+        // (NP + NP^2) and the update loop (NP); plus the start-up loops.
+        let per_group = 5 + 10 * m + 4 * (2 * m + m * m);
+        let groups = (GPU_LOOP_BUDGET - 8 * m) / per_group;
+        chunk = chunk.min((4 * groups).max(4));
     }
     // Chunks start at multiples of 4: the kernel advances steps in groups of four.
     let chunk = chunk.next_multiple_of(4);

@@ -1,0 +1,327 @@
+//! CPU and GPU execution of `gif_pop_step` for one batch of replicas.
+
+use super::kernel::{
+    gif_pop_step, MesoConfig, MesoPopCoef, MesoState, MesoTables, Projection, RecSlot,
+    ReplicaBuffers, MAX_WIN,
+};
+use crate::cpu::par_chunks_mut;
+use crate::error::Result;
+
+/// Executes `gif_pop_step` chunks for one batch.
+pub trait MesoEngine {
+    /// Uploads the tables of a new batch.
+    fn load(&mut self, coef: &[MesoPopCoef], theta: &[f32], proj: &[Projection]) -> Result<()>;
+    /// Advances the batch by `cfg.n_steps` steps.
+    fn step(&mut self, cfg: &MesoConfig, stim: &[f32]) -> Result<()>;
+    /// The first `len` values of the recording buffer written by the last step.
+    fn rec(&mut self, len: usize) -> Result<Vec<f32>>;
+    /// Window sums `[(replica * NP + p) * MAX_WIN + w]` of the first `n` replicas.
+    fn wsum(&mut self, n: usize) -> Result<Vec<[u32; 4]>>;
+    /// Scalar state `[replica * NP + p]` of the first `n` replicas (tests, debugging).
+    fn state(&mut self, n: usize) -> Result<Vec<MesoState>>;
+    /// History arrays (n, m, v, u, lambda) of replica 0, `[slot * NP + p]` (tests, debugging).
+    fn history0(&mut self) -> Result<[Vec<f32>; 5]>;
+}
+
+/// The CPU reference path: one set of buffers per replica (a recording buffer of its own
+/// included), replicas in parallel.
+pub struct CpuEngine {
+    np: usize,
+    coef: Vec<MesoPopCoef>,
+    theta: Vec<f32>,
+    proj: Vec<Projection>,
+    replicas: Vec<(ReplicaBuffers, Vec<f32>)>,
+    rec_replicas: usize,
+}
+
+impl CpuEngine {
+    /// Buffers for `n` replicas of `np` populations; `rec_len` recording values per chunk
+    /// over `rec_replicas` traced replicas.
+    pub fn new(
+        np: usize,
+        n: usize,
+        l_max: usize,
+        d_len: usize,
+        rec_len: usize,
+        rec_replicas: usize,
+    ) -> Self {
+        let per = rec_len / rec_replicas.max(1);
+        Self {
+            np,
+            coef: Vec::new(),
+            theta: Vec::new(),
+            proj: Vec::new(),
+            replicas: (0..n)
+                .map(|i| {
+                    (
+                        ReplicaBuffers::new(np, l_max, d_len),
+                        vec![0.0; if i < rec_replicas { per } else { 0 }],
+                    )
+                })
+                .collect(),
+            rec_replicas,
+        }
+    }
+}
+
+impl MesoEngine for CpuEngine {
+    fn load(&mut self, coef: &[MesoPopCoef], theta: &[f32], proj: &[Projection]) -> Result<()> {
+        self.coef = coef.to_vec();
+        self.theta = theta.to_vec();
+        self.proj = proj.to_vec();
+        Ok(())
+    }
+
+    fn step(&mut self, cfg: &MesoConfig, stim: &[f32]) -> Result<()> {
+        let tab = MesoTables {
+            coef: &self.coef,
+            theta: &self.theta,
+            proj: &self.proj,
+            stim,
+        };
+        let n = cfg.n_replicas as usize;
+        let np = self.np;
+        par_chunks_mut(&mut self.replicas[..n], 1, |first, chunk| {
+            for (i, (b, rec)) in chunk.iter_mut().enumerate() {
+                let slot = (!rec.is_empty()).then_some(RecSlot {
+                    buf: rec.as_mut_slice(),
+                    stride: 1,
+                    lane: 0,
+                });
+                gif_pop_step(cfg, np, &tab, (first + i) as u32, b, slot);
+            }
+        });
+        Ok(())
+    }
+
+    fn rec(&mut self, len: usize) -> Result<Vec<f32>> {
+        // Interleave the traced replicas' rows as the shader lays them out.
+        let k = self.rec_replicas.max(1);
+        let row = self.np * 2;
+        let mut out = vec![0.0; len];
+        for (i, chunk) in out.chunks_mut(row).enumerate() {
+            let (r, t) = (i / k, i % k);
+            chunk.copy_from_slice(&self.replicas[t].1[r * row..(r + 1) * row]);
+        }
+        Ok(out)
+    }
+
+    fn wsum(&mut self, n: usize) -> Result<Vec<[u32; 4]>> {
+        Ok(self.replicas[..n]
+            .iter()
+            .flat_map(|(b, _)| b.wsum.iter().copied())
+            .collect())
+    }
+
+    fn state(&mut self, n: usize) -> Result<Vec<MesoState>> {
+        Ok(self.replicas[..n]
+            .iter()
+            .flat_map(|(b, _)| b.state.iter().copied())
+            .collect())
+    }
+
+    fn history0(&mut self) -> Result<[Vec<f32>; 5]> {
+        let b = &self.replicas[0].0;
+        Ok([
+            b.hist_n.clone(),
+            b.hist_m.clone(),
+            b.hist_v.clone(),
+            b.hist_u.clone(),
+            b.hist_lam.clone(),
+        ])
+    }
+}
+
+/// Bytes of device memory one replica needs (history, delay ring, state, window sums).
+pub fn bytes_per_replica(np: usize, l_max: usize, d_len: usize) -> u64 {
+    (np * (5 * l_max + d_len) * 4 + np * std::mem::size_of::<MesoState>() + np * MAX_WIN * 16)
+        as u64
+}
+
+#[cfg(feature = "gpu")]
+pub use gpu::GpuEngine;
+
+#[cfg(feature = "gpu")]
+mod gpu {
+    use std::sync::Arc;
+
+    use super::super::kernel::{MesoConfig, MesoPopCoef, MesoState, Projection, DESC, MAX_WIN};
+    use super::MesoEngine;
+    use crate::error::{Error, Result};
+    use crate::gpu::{BufferSpec, GpuContext, Pipeline};
+
+    /// Sizes of the device buffers of one batch.
+    #[derive(Debug, Clone, Copy)]
+    pub struct GpuSizes {
+        /// Populations per replica.
+        pub np: usize,
+        /// Replicas per batch.
+        pub replicas: usize,
+        /// History slots.
+        pub l_max: usize,
+        /// Delay ring length.
+        pub d_len: usize,
+        /// Coefficient rows x populations.
+        pub coef: usize,
+        /// Projections in all rows.
+        pub proj: usize,
+        /// Stimulus values per chunk.
+        pub stim: usize,
+        /// Recording values per chunk.
+        pub rec: usize,
+    }
+
+    /// The shader path: buffers allocated once per run, reused by every batch and chunk.
+    pub struct GpuEngine {
+        ctx: Arc<GpuContext>,
+        np: usize,
+        l_max: usize,
+        replicas: usize,
+        pipeline: Arc<Pipeline>,
+        buffers: Vec<wgpu::Buffer>,
+        bind: Option<wgpu::BindGroup>,
+    }
+
+    const CFG: usize = 0;
+    const COEF: usize = 1;
+    const THETA: usize = 2;
+    const PROJ: usize = 3;
+    const STIM: usize = 4;
+    const STATE: usize = 5;
+    const WSUM: usize = 6;
+    const REC: usize = 13;
+
+    impl GpuEngine {
+        /// Allocates every buffer, each checked against the device's limits.
+        pub fn new(ctx: Arc<GpuContext>, s: GpuSizes) -> Result<Self> {
+            let pipeline = ctx.pipeline_with(&DESC, &[("NP", s.np as f64)])?;
+            let hist = (s.l_max * s.np * s.replicas * 4) as u64;
+            let sz = |len: usize, elem: usize| (len.max(1) * elem) as u64;
+            let buffers = vec![
+                ctx.uniform_buffer("gif_pop.cfg", &MesoConfig::default())?,
+                ctx.storage_buffer(
+                    "gif_pop.coef",
+                    sz(s.coef, std::mem::size_of::<MesoPopCoef>()),
+                    BufferSpec::Input,
+                )?,
+                ctx.storage_buffer(
+                    "gif_pop.theta",
+                    sz(s.coef * s.l_max * 2, 4),
+                    BufferSpec::Input,
+                )?,
+                ctx.storage_buffer(
+                    "gif_pop.proj",
+                    sz(s.proj, std::mem::size_of::<Projection>()),
+                    BufferSpec::Input,
+                )?,
+                ctx.storage_buffer("gif_pop.stim", sz(s.stim, 4), BufferSpec::Input)?,
+                ctx.storage_buffer(
+                    "gif_pop.state",
+                    sz(s.replicas * s.np, std::mem::size_of::<MesoState>()),
+                    BufferSpec::State,
+                )?,
+                ctx.storage_buffer(
+                    "gif_pop.wsum",
+                    sz(s.replicas * s.np * MAX_WIN, 16),
+                    BufferSpec::State,
+                )?,
+                ctx.storage_buffer("gif_pop.hist_n", hist, BufferSpec::State)?,
+                ctx.storage_buffer("gif_pop.hist_m", hist, BufferSpec::State)?,
+                ctx.storage_buffer("gif_pop.hist_v", hist, BufferSpec::State)?,
+                ctx.storage_buffer("gif_pop.hist_u", hist, BufferSpec::State)?,
+                ctx.storage_buffer("gif_pop.hist_lam", hist, BufferSpec::State)?,
+                ctx.storage_buffer(
+                    "gif_pop.nbuf",
+                    sz(s.d_len * s.np * s.replicas, 4),
+                    BufferSpec::State,
+                )?,
+                ctx.storage_buffer("gif_pop.rec", sz(s.rec, 4), BufferSpec::State)?,
+            ];
+            Ok(Self {
+                ctx,
+                np: s.np,
+                l_max: s.l_max,
+                replicas: s.replicas,
+                pipeline,
+                buffers,
+                bind: None,
+            })
+        }
+    }
+
+    impl MesoEngine for GpuEngine {
+        fn load(&mut self, coef: &[MesoPopCoef], theta: &[f32], proj: &[Projection]) -> Result<()> {
+            self.ctx.write(&self.buffers[COEF], 0, coef);
+            self.ctx.write(&self.buffers[THETA], 0, theta);
+            if !proj.is_empty() {
+                self.ctx.write(&self.buffers[PROJ], 0, proj);
+            }
+            if self.bind.is_none() {
+                let refs: Vec<&wgpu::Buffer> = self.buffers.iter().collect();
+                self.bind = Some(self.pipeline.bind(&self.ctx, &refs)?);
+            }
+            Ok(())
+        }
+
+        fn step(&mut self, cfg: &MesoConfig, stim: &[f32]) -> Result<()> {
+            self.ctx
+                .write(&self.buffers[CFG], 0, std::slice::from_ref(cfg));
+            if !stim.is_empty() {
+                self.ctx.write(&self.buffers[STIM], 0, stim);
+            }
+            let Some(bind) = &self.bind else {
+                return Err(Error::Gpu("gif_pop engine stepped before load".into()));
+            };
+            let mut encoder =
+                self.ctx
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("gif_pop_step"),
+                    });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("gif_pop_step"),
+                    timestamp_writes: None,
+                });
+                self.pipeline
+                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas));
+            }
+            self.ctx.queue().submit([encoder.finish()]);
+            self.ctx.wait()
+        }
+
+        fn rec(&mut self, len: usize) -> Result<Vec<f32>> {
+            self.ctx.read(&self.buffers[REC], 0, len)
+        }
+
+        fn wsum(&mut self, n: usize) -> Result<Vec<[u32; 4]>> {
+            let flat: Vec<u32> =
+                self.ctx
+                    .read(&self.buffers[WSUM], 0, n * self.np * MAX_WIN * 4)?;
+            Ok(flat
+                .chunks_exact(4)
+                .map(|c| [c[0], c[1], c[2], c[3]])
+                .collect())
+        }
+
+        fn state(&mut self, n: usize) -> Result<Vec<MesoState>> {
+            self.ctx.read(&self.buffers[STATE], 0, n * self.np)
+        }
+
+        fn history0(&mut self) -> Result<[Vec<f32>; 5]> {
+            // Slot-major with the replica fastest: pick lane 0 of every (slot, population).
+            let get = |i: usize| -> Result<Vec<f32>> {
+                let all: Vec<f32> = self.ctx.read(
+                    &self.buffers[7 + i],
+                    0,
+                    self.l_max * self.np * self.replicas,
+                )?;
+                Ok(all.iter().step_by(self.replicas).copied().collect())
+            };
+            Ok([get(0)?, get(1)?, get(2)?, get(3)?, get(4)?])
+        }
+    }
+}
+
+#[cfg(feature = "gpu")]
+pub use gpu::GpuSizes;

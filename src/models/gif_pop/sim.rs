@@ -1,0 +1,471 @@
+//! Running a [`MesoNetwork`]: replicas in batches that fit the device, chunks of many steps
+//! per dispatch, binned activity streamed after each chunk, window statistics after each
+//! batch, spectra and plots at the end.
+
+use super::engine::{bytes_per_replica, CpuEngine, MesoEngine};
+use super::kernel::{MesoConfig, MAX_WIN};
+use super::network::MesoNetwork;
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::kernels::GPU_LOOP_BUDGET;
+use crate::output::plot::{LinePlot, Series};
+use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
+use crate::progress::Progress;
+
+/// Age-bin updates (replicas x populations x L x steps) per dispatch.
+const WORK_PER_CHUNK: u64 = 1 << 27;
+/// Largest recording buffer per chunk in bytes.
+const REC_BYTES: u64 = 32 << 20;
+/// Host memory for one CPU batch.
+const CPU_BATCH_BYTES: u64 = 1 << 30;
+
+/// What a run reports besides its recordings.
+#[derive(Debug, Clone)]
+pub struct MesoReport {
+    /// Total replicas.
+    pub replicas: u64,
+    /// Steps.
+    pub steps: u64,
+    /// Facts for `meta.json`.
+    pub meta: serde_json::Value,
+}
+
+/// Runs the network on `backend`, writing recordings to `rec`.
+pub fn run(
+    net: &MesoNetwork,
+    backend: &Backend,
+    rec: &mut dyn Recorder,
+    progress: &Progress,
+) -> Result<MesoReport> {
+    let np = net.pops();
+    let total = net.replicas();
+    let per = bytes_per_replica(np, net.l_max as usize, net.d_len as usize);
+    let rec_replicas = u64::from(net.record.replicas);
+    match backend {
+        Backend::Cpu => {
+            let batch = (CPU_BATCH_BYTES / per).clamp(1, total);
+            let (chunk, rec_len) = plan(net, batch, rec_replicas, false)?;
+            let mut engine = CpuEngine::new(
+                np,
+                batch as usize,
+                net.l_max as usize,
+                net.d_len as usize,
+                rec_len,
+                rec_replicas.min(batch) as usize,
+            );
+            drive(net, &mut engine, batch, chunk, rec, progress)
+        }
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => {
+            let limits = ctx.limits();
+            let max_binding = limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size);
+            // The largest per-replica buffer is each history array: l_max x NP words.
+            let hist_per_replica = net.l_max * np as u64 * 4;
+            let batch = (max_binding / hist_per_replica).clamp(1, total);
+            if hist_per_replica > max_binding {
+                return Err(Error::BufferTooLarge {
+                    label: "gif_pop.hist_*".into(),
+                    needed: hist_per_replica,
+                    available: max_binding,
+                    limit: "max_storage_buffer_binding_size",
+                });
+            }
+            let (chunk, rec_len) = plan(net, batch, rec_replicas, true)?;
+            let rows = if net.per_combo {
+                batch.div_ceil(u64::from(net.replicas_per_combo)) + 1
+            } else {
+                1
+            };
+            let rows = rows.min(net.combinations()) as usize;
+            let sizes = super::engine::GpuSizes {
+                np,
+                replicas: batch as usize,
+                l_max: net.l_max as usize,
+                d_len: net.d_len as usize,
+                coef: rows * np,
+                proj: rows * net.projections.len(),
+                stim: if net.stimuli.is_empty() {
+                    1
+                } else {
+                    chunk as usize * np
+                },
+                rec: rec_len,
+            };
+            let mut engine = super::engine::GpuEngine::new(ctx.clone(), sizes)?;
+            drive(net, &mut engine, batch, chunk, rec, progress)
+        }
+    }
+}
+
+/// Loop iterations of one population-step besides the age walk, as an upper bound: the
+/// projection and adaptation loops, and the sampler's loops (Philox rounds and the
+/// inversion or rejection loop).
+const LOOPS_PER_POP_STEP: u64 = 160;
+
+/// Steps per chunk and recording buffer length for batches of `batch` replicas; on the GPU a
+/// chunk also keeps every invocation within [`GPU_LOOP_BUDGET`] loop iterations.
+fn plan(net: &MesoNetwork, batch: u64, rec_replicas: u64, gpu: bool) -> Result<(u64, usize)> {
+    let np = net.pops() as u64;
+    let rec_replicas = rec_replicas.min(batch);
+    if u64::from(net.record.replicas) > batch {
+        return Err(Error::InvalidArgument(format!(
+            "activity of {} replicas does not fit one batch of {batch} replicas: record fewer",
+            net.record.replicas
+        )));
+    }
+    let mut chunk = (WORK_PER_CHUNK / (batch * np * net.l_max)).clamp(1, net.steps.max(1));
+    if gpu {
+        let init = np * (net.l_max + net.d_len + 8);
+        let per_step = np * (net.l_max + net.projections.len() as u64 + LOOPS_PER_POP_STEP);
+        let steps = GPU_LOOP_BUDGET.saturating_sub(init) / per_step;
+        if steps == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "a history of {} steps x {np} populations is too long for one GPU dispatch on this driver \
+                 (loop limit {GPU_LOOP_BUDGET}); use a larger dt, a shorter len_kernel, or --backend cpu",
+                net.l_max
+            )));
+        }
+        chunk = chunk.min(steps);
+    }
+    if rec_replicas > 0 {
+        let row_bytes = rec_replicas * np * 2 * 4;
+        let rows = (REC_BYTES / row_bytes).max(2);
+        chunk = chunk.min((rows - 1) * net.record.bin_steps).max(1);
+    }
+    let rows = chunk / net.record.bin_steps + 1;
+    Ok((chunk, (rows * rec_replicas * np * 2) as usize))
+}
+
+struct ActivityOut {
+    an: ArrayId,
+    abar: ArrayId,
+    /// A_N (Hz) of the recorded replicas, per replica, kept for spectra and plots.
+    kept: Vec<Vec<f64>>,
+    kept_bar: Vec<f64>,
+}
+
+fn drive(
+    net: &MesoNetwork,
+    engine: &mut dyn MesoEngine,
+    batch: u64,
+    chunk: u64,
+    rec: &mut dyn Recorder,
+    progress: &Progress,
+) -> Result<MesoReport> {
+    let np = net.pops();
+    let total = net.replicas();
+    let rpc = u64::from(net.replicas_per_combo);
+    let bs = net.record.bin_steps;
+    let bin_ms = bs as f64 * net.dt;
+    let bins = net.bins();
+    let k_rec = u64::from(net.record.replicas);
+    let wins = &net.record.windows;
+
+    if !net.grid.axes.is_empty() {
+        let keys: Vec<&str> = net.grid.axes.iter().map(|a| a.key.as_str()).collect();
+        rec.whole(
+            ArrayInfo::new("sweep", vec![net.combinations(), keys.len() as u64], Dtype::F64, format!("sweep grid, one row per combination, columns: {}; replica i belongs to combination i / {rpc}", keys.join(", "))),
+            Data::F64(&net.grid.table()),
+        )?;
+    }
+    let win_table: Vec<f64> = wins
+        .iter()
+        .flat_map(|w| [w.lo as f64 * bin_ms, w.hi as f64 * bin_ms])
+        .collect();
+    rec.whole(
+        ArrayInfo::new(
+            "windows",
+            vec![wins.len() as u64, 2],
+            Dtype::F64,
+            "summary windows [start, end) in ms, whole bins",
+        ),
+        Data::F64(&win_table),
+    )?;
+    let mut acts = Vec::new();
+    if k_rec > 0 {
+        let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
+        rec.whole(
+            ArrayInfo::new(
+                "activity_t",
+                vec![bins],
+                Dtype::F64,
+                "start time of each activity bin, ms",
+            ),
+            Data::F64(&times),
+        )?;
+        for name in &net.names {
+            let an = rec.array(ArrayInfo::new(
+                format!("activity_{name}"),
+                vec![bins, k_rec],
+                Dtype::F32,
+                format!("population activity A_N = n / (N bin) of {name} in Hz, bins of {bin_ms} ms, shape [bin, replica] for replicas 0..{k_rec}"),
+            ))?;
+            let abar = rec.array(ArrayInfo::new(
+                format!("abar_{name}"),
+                vec![bins, k_rec],
+                Dtype::F32,
+                format!("expected activity Abar = nbar / (N h) of {name} averaged over each bin, Hz, shape [bin, replica]"),
+            ))?;
+            acts.push(ActivityOut {
+                an,
+                abar,
+                kept: vec![Vec::with_capacity(bins as usize); k_rec as usize],
+                kept_bar: Vec::new(),
+            });
+        }
+    }
+    let mut summ = Vec::new();
+    for name in &net.names {
+        let mean = rec.array(ArrayInfo::new(
+            format!("summary_{name}_mean"),
+            vec![net.combinations(), rpc, wins.len() as u64],
+            Dtype::F64,
+            format!("mean of A_N of {name} in each window, Hz, shape [combination, replica copy, window]"),
+        ))?;
+        let var = rec.array(ArrayInfo::new(
+            format!("summary_{name}_var"),
+            vec![net.combinations(), rpc, wins.len() as u64],
+            Dtype::F64,
+            format!("variance of A_N of {name} over the {bin_ms} ms bins of each window, Hz^2, shape [combination, replica copy, window]"),
+        ))?;
+        summ.push((mean, var));
+    }
+
+    let seed = crate::rng::seed_key(net.seed);
+    let mut win_lo = [0u32; 4];
+    let mut win_hi = [0u32; 4];
+    for (i, w) in wins.iter().enumerate() {
+        win_lo[i] = w.lo as u32;
+        win_hi[i] = w.hi as u32;
+    }
+    let mut b0 = 0u64;
+    while b0 < total {
+        let nb = batch.min(total - b0);
+        let (c0, c1) = (b0 / rpc, (b0 + nb - 1) / rpc + 1);
+        let (coef, tk, tt, proj) = net.tables(c0, c1);
+        let theta: Vec<f32> = tk.iter().zip(&tt).flat_map(|(a, b)| [*a, *b]).collect();
+        engine.load(&coef, &theta, &proj)?;
+        let rec_here = if b0 == 0 { k_rec.min(nb) } else { 0 };
+        let mut k = 0u64;
+        while k < net.steps {
+            let n = chunk.min(net.steps - k);
+            let bin0 = k / bs;
+            let rows = (k + n) / bs - bin0;
+            let cfg = MesoConfig {
+                n_replicas: nb as u32,
+                replicas_per_combo: rpc as u32,
+                replica0: b0 as u32,
+                combo0: c0 as u32,
+                step0: k as u32,
+                n_steps: n as u32,
+                seed_lo: seed[0],
+                seed_hi: seed[1],
+                l_max: net.l_max as u32,
+                d_len: net.d_len as u32,
+                n_proj: net.projections.len() as u32,
+                per_combo: u32::from(net.per_combo),
+                bin_steps: bs as u32,
+                rec_replicas: rec_here as u32,
+                rec_bin0: bin0 as u32,
+                n_win: wins.len() as u32,
+                win_lo,
+                win_hi,
+                has_stim: u32::from(!net.stimuli.is_empty()),
+                zero: 0,
+                _pad: [0; 2],
+            };
+            let stim = if net.stimuli.is_empty() {
+                Vec::new()
+            } else {
+                net.stim(k, n)
+            };
+            engine.step(&cfg, &stim)?;
+            if rec_here > 0 && rows > 0 {
+                let data = engine.rec((rows * rec_here * np as u64 * 2) as usize)?;
+                for (p, out) in acts.iter_mut().enumerate() {
+                    let scale = 1000.0 / (net.sizes[p] as f64 * bin_ms);
+                    let bar_scale = 1000.0 / (net.sizes[p] as f64 * bin_ms);
+                    let mut an = Vec::with_capacity((rows * rec_here) as usize);
+                    let mut abar = Vec::with_capacity((rows * rec_here) as usize);
+                    for row in 0..rows {
+                        for r in 0..rec_here {
+                            let i = (((row * rec_here + r) * np as u64 + p as u64) * 2) as usize;
+                            let a = f64::from(data[i]) * scale;
+                            an.push(a as f32);
+                            abar.push((f64::from(data[i + 1]) * bar_scale) as f32);
+                            out.kept[r as usize].push(a);
+                            if r == 0 {
+                                out.kept_bar.push(f64::from(data[i + 1]) * bar_scale);
+                            }
+                        }
+                    }
+                    rec.write(out.an, Data::F32(&an))?;
+                    rec.write(out.abar, Data::F32(&abar))?;
+                }
+            }
+            progress.inc(n * nb);
+            k += n;
+        }
+        let ws = engine.wsum(nb as usize)?;
+        for (p, (mean_id, var_id)) in summ.iter().enumerate() {
+            let nn = net.sizes[p] as f64;
+            let mut means = Vec::with_capacity(nb as usize * wins.len());
+            let mut vars = Vec::with_capacity(nb as usize * wins.len());
+            for r in 0..nb as usize {
+                for (w, win) in wins.iter().enumerate() {
+                    let e = ws[(r * np + p) * MAX_WIN + w];
+                    let s = f64::from(e[0]) + f64::from(e[1]) * 4_294_967_296.0;
+                    let q = f64::from(e[2]) + f64::from(e[3]) * 4_294_967_296.0;
+                    let nbins = (win.hi - win.lo) as f64;
+                    let scale = 1000.0 / (nn * bin_ms);
+                    let m = s / nbins;
+                    means.push(m * scale);
+                    vars.push(
+                        ((q / nbins - m * m) * nbins / (nbins - 1.0).max(1.0)) * scale * scale,
+                    );
+                }
+            }
+            rec.write(*mean_id, Data::F64(&means))?;
+            rec.write(*var_id, Data::F64(&vars))?;
+        }
+        b0 += nb;
+    }
+    for out in &acts {
+        rec.close(out.an)?;
+        rec.close(out.abar)?;
+    }
+    for (m, v) in &summ {
+        rec.close(*m)?;
+        rec.close(*v)?;
+    }
+    let mut spectra = Vec::new();
+    for (p, out) in acts.iter().enumerate() {
+        // Mean Welch spectrum over the recorded replicas, from the first window's start.
+        let from = wins.first().map_or(0, |w| w.lo as usize);
+        let seg = 1024
+            .min((bins as usize).saturating_sub(from).next_power_of_two() / 2)
+            .max(4);
+        let mut acc: Option<(Vec<f64>, Vec<f64>)> = None;
+        for x in &out.kept {
+            let (f, pw) = crate::stats::welch(&x[from.min(x.len())..], bin_ms / 1000.0, seg);
+            if f.is_empty() {
+                continue;
+            }
+            acc = Some(match acc {
+                None => (f, pw),
+                Some((f0, mut a)) => {
+                    a.iter_mut().zip(&pw).for_each(|(x, y)| *x += y);
+                    (f0, a)
+                }
+            });
+        }
+        if let Some((f, mut pw)) = acc {
+            pw.iter_mut().for_each(|v| *v /= out.kept.len() as f64);
+            let table: Vec<f64> = f.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
+            rec.whole(
+                ArrayInfo::new(
+                    format!("spectrum_{}", net.names[p]),
+                    vec![f.len() as u64, 2],
+                    Dtype::F64,
+                    format!("power spectral density of A_N of {} (Welch, {seg}-bin Hann segments, mean over the recorded replicas): columns frequency (Hz), density (Hz^2/Hz)", net.names[p]),
+                ),
+                Data::F64(&table),
+            )?;
+            spectra.push((p, f, pw));
+        }
+    }
+    if net.record.plots {
+        if let Some(dir) = rec.plot_dir() {
+            if !acts.is_empty() {
+                let t: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
+                let mut series = Vec::new();
+                for (p, out) in acts.iter().enumerate() {
+                    let mut s = Series::new(
+                        format!("A_N {}", net.names[p]),
+                        t.iter().copied().zip(out.kept[0].iter().copied()).collect(),
+                        p,
+                    );
+                    s.width = 1;
+                    s.alpha = 0.6;
+                    series.push(s);
+                    series.push(Series::new(
+                        format!("Abar {}", net.names[p]),
+                        t.iter()
+                            .copied()
+                            .zip(out.kept_bar.iter().copied())
+                            .collect(),
+                        p,
+                    ));
+                }
+                LinePlot {
+                    title: format!("population activity, replica 0 (bins of {bin_ms} ms)"),
+                    x_label: "t (ms)".into(),
+                    y_label: "activity (Hz)".into(),
+                    series,
+                    ..Default::default()
+                }
+                .save(&dir.join("activity.png"))?;
+                rec.plot_written(
+                    "activity.png",
+                    "A_N (thin) and Abar (thick) of every population, replica 0",
+                );
+            }
+            if !spectra.is_empty() {
+                let series = spectra
+                    .iter()
+                    .map(|(p, f, pw)| {
+                        Series::new(
+                            net.names[*p].clone(),
+                            f.iter()
+                                .zip(pw)
+                                .skip(1)
+                                .map(|(a, b)| (*a, b.max(1e-12).log10()))
+                                .collect(),
+                            *p,
+                        )
+                    })
+                    .collect();
+                LinePlot {
+                    title: "power spectrum of A_N (mean over recorded replicas)".into(),
+                    x_label: "f (Hz)".into(),
+                    y_label: "log10 PSD (Hz^2/Hz)".into(),
+                    series,
+                    ..Default::default()
+                }
+                .save(&dir.join("spectrum.png"))?;
+                rec.plot_written(
+                    "spectrum.png",
+                    "power spectral density of A_N per population",
+                );
+            }
+        }
+    }
+    Ok(MesoReport {
+        replicas: total,
+        steps: net.steps,
+        meta: meta(net),
+    })
+}
+
+fn meta(net: &MesoNetwork) -> serde_json::Value {
+    let (params, proj) = net.combo(0);
+    serde_json::json!({
+        "model": "gif_pop_psc_exp",
+        "populations": net.names,
+        "sizes": net.sizes,
+        "params_of_combination_0": params,
+        "projections_of_combination_0": proj.iter().map(|p| serde_json::json!({"source": net.names[p.src as usize], "target": net.names[p.tgt as usize], "delay_steps": p.delay, "weight_pA_per_spike": p.weight})).collect::<Vec<_>>(),
+        "history_length_steps": params.iter().map(|p| p.history_length(net.dt, 0)).collect::<Vec<_>>(),
+        "conventions": {
+            "update": "MODELS.md section 5 (Schwalger, Deger & Gerstner 2017, Figs. 11-12), as NEST's gif_pop_psc_exp",
+            "oldest_cohort": "theta_hat -= n[k0] theta_tilde[0] with k0 the rotating oldest slot (the paper); NEST 3.10 uses n[0]",
+            "initial_state": "all N neurons fired at t = 0 (newest slot), V = u = 0 as NEST",
+            "stimulus": "the step current of step k acts from step k + 1 on, as NEST's y0",
+            "hazard_clamp": "(V - theta)/Delta_V is clamped at 60 (spike probability already 1)",
+            "random_numbers": "spike count of population p at step k: Binomial(N, nbar/N) from the Philox stream (seed; replica, k, 2 + 256 p)",
+            "precision": "f32 on both paths",
+        },
+    })
+}
