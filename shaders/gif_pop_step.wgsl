@@ -15,6 +15,10 @@
 // #import shared/grid.wgsl
 
 override NP: u32 = 2u;
+// Threads per workgroup: 64 on GPUs; the runtime picks 8 (one SIMD batch) on CPU adapters
+// such as lavapipe, where each workgroup runs on one core, so that few replicas still spread
+// over every core.
+override WG: u32 = 64u;
 const MAX_POPS: u32 = 8u;
 const MAX_WIN: u32 = 4u;
 const PURPOSE_SPIKE: u32 = 2u;
@@ -128,9 +132,9 @@ fn add64(a: vec2<u32>, x_lo: u32, x_hi: u32) -> vec2<u32> {
     return vec2<u32>(lo, a.y + x_hi + carry);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gif_pop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = linear_index(gid, nwg, 64u);
+    let t = linear_index(gid, nwg, WG);
     if (t >= cfg.n_replicas) {
         return;
     }

@@ -170,3 +170,44 @@ pub fn rate(
         adapter,
     ))
 }
+
+/// The seed network (examples/brunel_gif.toml) at the mesoscopic level, 2000 ms each:
+/// `gpu_replicas` independent replicas on the GPU and `cpu_replicas` on the CPU path, in
+/// replicas per second.
+pub fn gif_pop(backend: &Backend, gpu_replicas: u64, cpu_replicas: u64) -> Result<BenchResult> {
+    let text = |n: u64| {
+        include_str!("../examples/brunel_gif.toml")
+            .replace("replicas = 10", &format!("replicas = {n}"))
+            .replace("activity_replicas = 10", "activity_replicas = 0")
+            + "plots = false\n"
+    };
+    let time = |b: &Backend, n: u64| -> Result<f64> {
+        let model = Model::build(&Spec::parse(&text(n), "bench:gif_pop")?)?;
+        let mut rec = MemoryRecorder::new();
+        let t = Instant::now();
+        model.run(b, &mut rec, &Progress::hidden())?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let cpu = (cpu_replicas as f64, time(&Backend::Cpu, cpu_replicas)?);
+    let (gpu, adapter) = match backend {
+        Backend::Cpu => (None, None),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => {
+            time(backend, 1)?; // warm-up: build the pipeline
+            (
+                Some((gpu_replicas as f64, time(backend, gpu_replicas)?)),
+                Some(ctx.info().name.clone()),
+            )
+        }
+    };
+    Ok(finish(
+        "gif_pop_step (seed network, 2 populations, 2000 ms)",
+        "replicas",
+        format!(
+            "{gpu_replicas} replicas on the GPU, {cpu_replicas} on the CPU, window statistics only"
+        ),
+        cpu,
+        gpu,
+        adapter,
+    ))
+}

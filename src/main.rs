@@ -82,9 +82,12 @@ enum Command {
     },
     /// Throughput of each kernel on the GPU and the CPU path, and their ratio.
     Bench {
-        /// Which kernel: rng, rate or all.
+        /// Which kernel: rng, rate, gif_pop or all.
         #[arg(default_value = "all")]
         kernel: String,
+        /// Replicas of the gif_pop benchmark on the GPU (the CPU path runs a sixteenth).
+        #[arg(long = "meso-replicas", default_value_t = 128)]
+        meso_replicas: u64,
         /// Replicas of the rate benchmark.
         #[arg(long, default_value_t = 1_000_000)]
         replicas: u64,
@@ -265,15 +268,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench {
             kernel,
+            meso_replicas,
             replicas,
             steps,
             cpu_steps,
             backend,
             json,
         } => {
-            if !["rng", "rate", "all"].contains(&kernel.as_str()) {
+            if !["rng", "rate", "gif_pop", "all"].contains(&kernel.as_str()) {
                 return Err(neuropop::Error::InvalidArgument(format!(
-                    "bench `{kernel}`: expected rng, rate or all"
+                    "bench `{kernel}`: expected rng, rate, gif_pop or all"
                 ))
                 .into());
             }
@@ -284,6 +288,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if kernel == "rate" || kernel == "all" {
                 results.push(neuropop::bench::rate(&backend, replicas, steps, cpu_steps)?);
+            }
+            if kernel == "gif_pop" || kernel == "all" {
+                results.push(neuropop::bench::gif_pop(
+                    &backend,
+                    meso_replicas,
+                    (meso_replicas / 16).max(2),
+                )?);
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);

@@ -182,6 +182,16 @@ impl GpuContext {
         Ok(p)
     }
 
+    /// Threads per workgroup for a kernel whose workgroup size is the override `WG`: 8 (one
+    /// SIMD batch) on CPU adapters, where a workgroup runs on one core, else the default.
+    pub fn workgroup_for(&self, desc: &KernelDesc) -> u32 {
+        if self.info.device_type == "Cpu" {
+            8
+        } else {
+            desc.workgroup_size[0]
+        }
+    }
+
     /// Blocks until all submitted work has finished.
     pub fn wait(&self) -> Result<()> {
         self.device

@@ -9,6 +9,7 @@ use super::GpuContext;
 /// A kernel's compiled pipeline and its group-0 layout.
 pub struct Pipeline {
     desc: &'static KernelDesc,
+    workgroup: u32,
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
 }
@@ -75,6 +76,10 @@ impl Pipeline {
             });
             Self {
                 desc,
+                workgroup: constants
+                    .iter()
+                    .find(|(n, _)| *n == "WG")
+                    .map_or(desc.workgroup_size[0], |(_, v)| *v as u32),
                 layout,
                 pipeline,
             }
@@ -133,7 +138,7 @@ impl Pipeline {
     ) {
         let grid = dispatch_grid(
             n_threads,
-            self.desc.workgroup_size[0],
+            self.workgroup,
             ctx.limits().max_compute_workgroups_per_dimension,
         );
         pass.set_pipeline(&self.pipeline);

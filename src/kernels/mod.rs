@@ -52,7 +52,7 @@ pub struct KernelDesc {
     pub shader: &'static str,
     /// Entry point (`@compute fn`).
     pub entry: &'static str,
-    /// `@workgroup_size` of the entry point.
+    /// `@workgroup_size` of the entry point (the default when it is the override `WG`).
     pub workgroup_size: [u32; 3],
     /// Pipeline-overridable constants (`override NAME`) the runtime sets when it builds the
     /// pipeline (one pipeline per distinct set of values).

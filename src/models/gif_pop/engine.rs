@@ -19,8 +19,6 @@ pub trait MesoEngine {
     fn wsum(&mut self, n: usize) -> Result<Vec<[u32; 4]>>;
     /// Scalar state `[replica * NP + p]` of the first `n` replicas (tests, debugging).
     fn state(&mut self, n: usize) -> Result<Vec<MesoState>>;
-    /// History arrays (n, m, v, u, lambda) of replica 0, `[slot * NP + p]` (tests, debugging).
-    fn history0(&mut self) -> Result<[Vec<f32>; 5]>;
 }
 
 /// The CPU reference path: one set of buffers per replica (a recording buffer of its own
@@ -119,17 +117,6 @@ impl MesoEngine for CpuEngine {
             .flat_map(|(b, _)| b.state.iter().copied())
             .collect())
     }
-
-    fn history0(&mut self) -> Result<[Vec<f32>; 5]> {
-        let b = &self.replicas[0].0;
-        Ok([
-            b.hist_n.clone(),
-            b.hist_m.clone(),
-            b.hist_v.clone(),
-            b.hist_u.clone(),
-            b.hist_lam.clone(),
-        ])
-    }
 }
 
 /// Bytes of device memory one replica needs (history, delay ring, state, window sums).
@@ -175,8 +162,6 @@ mod gpu {
     pub struct GpuEngine {
         ctx: Arc<GpuContext>,
         np: usize,
-        l_max: usize,
-        replicas: usize,
         pipeline: Arc<Pipeline>,
         buffers: Vec<wgpu::Buffer>,
         bind: Option<wgpu::BindGroup>,
@@ -194,7 +179,9 @@ mod gpu {
     impl GpuEngine {
         /// Allocates every buffer, each checked against the device's limits.
         pub fn new(ctx: Arc<GpuContext>, s: GpuSizes) -> Result<Self> {
-            let pipeline = ctx.pipeline_with(&DESC, &[("NP", s.np as f64)])?;
+            let wg = ctx.workgroup_for(&DESC);
+            let pipeline =
+                ctx.pipeline_with(&DESC, &[("NP", s.np as f64), ("WG", f64::from(wg))])?;
             let hist = (s.l_max * s.np * s.replicas * 4) as u64;
             let sz = |len: usize, elem: usize| (len.max(1) * elem) as u64;
             let buffers = vec![
@@ -240,8 +227,6 @@ mod gpu {
             Ok(Self {
                 ctx,
                 np: s.np,
-                l_max: s.l_max,
-                replicas: s.replicas,
                 pipeline,
                 buffers,
                 bind: None,
@@ -306,19 +291,6 @@ mod gpu {
 
         fn state(&mut self, n: usize) -> Result<Vec<MesoState>> {
             self.ctx.read(&self.buffers[STATE], 0, n * self.np)
-        }
-
-        fn history0(&mut self) -> Result<[Vec<f32>; 5]> {
-            // Slot-major with the replica fastest: pick lane 0 of every (slot, population).
-            let get = |i: usize| -> Result<Vec<f32>> {
-                let all: Vec<f32> = self.ctx.read(
-                    &self.buffers[7 + i],
-                    0,
-                    self.l_max * self.np * self.replicas,
-                )?;
-                Ok(all.iter().step_by(self.replicas).copied().collect())
-            };
-            Ok([get(0)?, get(1)?, get(2)?, get(3)?, get(4)?])
         }
     }
 }

@@ -170,7 +170,7 @@ pub const DESC: KernelDesc = KernelDesc {
     shader: "gif_pop_step.wgsl",
     entry: "gif_pop_step",
     workgroup_size: [64, 1, 1],
-    overrides: &["NP"],
+    overrides: &["NP", "WG"],
     bindings: &[
         Binding {
             name: "cfg",
