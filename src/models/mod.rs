@@ -1,5 +1,6 @@
 //! The models and the registry that maps a spec's `model = "..."` to them.
 
+pub mod common;
 pub mod gif_pop;
 pub mod rate;
 

@@ -5,8 +5,9 @@
 use super::kernel::{MesoPopCoef, Projection, MAX_POPS};
 use super::params::{GifPopParams, MAX_SFA};
 use crate::error::{Error, Result};
+use crate::models::common::StepStimuli;
 use crate::rng::MAX_EXACT_COUNT;
-use crate::spec::{Rule, Spec, Stimulus, SweepGrid};
+use crate::spec::{Rule, Spec, SweepGrid};
 
 /// A time window for summaries, in recording bins `[lo, hi)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,7 +61,7 @@ pub struct MesoNetwork {
     /// Replicas per combination.
     pub replicas_per_combo: u32,
     /// Step-current switch points per stimulus: (population, [(first step, pA)]).
-    pub stimuli: Vec<(usize, Vec<(u64, f64)>)>,
+    pub stimuli: StepStimuli,
     /// Largest history length over populations and combinations.
     pub l_max: u64,
     /// Delay ring length (largest delay + 1).
@@ -135,23 +136,7 @@ impl MesoNetwork {
             .map(|p| u64::from(p.2))
             .max()
             .unwrap_or(1);
-        let mut stimuli = Vec::new();
-        for st in &spec.stimuli {
-            let Stimulus::StepCurrent {
-                target,
-                times,
-                amplitudes,
-            } = st;
-            let pop = spec.population_index(target).unwrap_or(0);
-            stimuli.push((
-                pop,
-                times
-                    .iter()
-                    .zip(amplitudes)
-                    .map(|(&t, &a)| ((t / dt).round() as u64, a))
-                    .collect(),
-            ));
-        }
+        let stimuli = StepStimuli::from_spec(spec);
         let grid = spec.sweep_grid()?;
         for axis in &grid.axes {
             let key = format!("sweep.\"{}\"", axis.key);
@@ -430,20 +415,5 @@ impl MesoNetwork {
             proj.extend(pr);
         }
         (coef, tk, tt, proj)
-    }
-
-    /// Step-current input (pA) of every population at steps `k0 .. k0 + n`, `[j * M + p]`.
-    pub fn stim(&self, k0: u64, n: u64) -> Vec<f32> {
-        let m = self.pops();
-        let mut out = vec![0f64; n as usize * m];
-        for (pop, points) in &self.stimuli {
-            for j in 0..n {
-                let i = points.partition_point(|&(s, _)| s <= k0 + j);
-                if i > 0 {
-                    out[j as usize * m + pop] += points[i - 1].1;
-                }
-            }
-        }
-        out.into_iter().map(|v| v as f32).collect()
     }
 }

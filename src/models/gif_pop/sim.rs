@@ -8,6 +8,7 @@ use super::network::MesoNetwork;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
+use crate::models::common::record_sweep;
 use crate::output::plot::{LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -163,13 +164,7 @@ fn drive(
     let k_rec = u64::from(net.record.replicas);
     let wins = &net.record.windows;
 
-    if !net.grid.axes.is_empty() {
-        let keys: Vec<&str> = net.grid.axes.iter().map(|a| a.key.as_str()).collect();
-        rec.whole(
-            ArrayInfo::new("sweep", vec![net.combinations(), keys.len() as u64], Dtype::F64, format!("sweep grid, one row per combination, columns: {}; replica i belongs to combination i / {rpc}", keys.join(", "))),
-            Data::F64(&net.grid.table()),
-        )?;
-    }
+    record_sweep(rec, &net.grid, rpc)?;
     let win_table: Vec<f64> = wins
         .iter()
         .flat_map(|w| [w.lo as f64 * bin_ms, w.hi as f64 * bin_ms])
@@ -276,12 +271,7 @@ fn drive(
                 zero: 0,
                 _pad: [0; 2],
             };
-            let stim = if net.stimuli.is_empty() {
-                Vec::new()
-            } else {
-                net.stim(k, n)
-            };
-            engine.step(&cfg, &stim)?;
+            engine.step(&cfg, &net.stimuli.table(k, n))?;
             if rec_here > 0 && rows > 0 {
                 let data = engine.rec((rows * rec_here * np as u64 * 2) as usize)?;
                 for (p, out) in acts.iter_mut().enumerate() {

@@ -4,7 +4,8 @@
 use super::kernel::{summary_bit, transfer_code, PopCoef, Specialization, MAX_POPS};
 use super::params::{OuScheme, RateParams, Transfer};
 use crate::error::{Error, Result};
-use crate::spec::{Rule, Spec, Stimulus, SweepGrid};
+use crate::models::common::StepStimuli;
+use crate::spec::{Rule, Spec, SweepGrid};
 
 /// A state variable a trace can record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +124,7 @@ pub struct RateNetwork {
     pub replicas_per_combo: u32,
     /// Step stimuli per population: (first step, amplitude) switch points, one list per
     /// stimulus.
-    pub stimuli: Vec<(usize, Vec<(u64, f64)>)>,
+    pub stimuli: StepStimuli,
     /// What to record.
     pub record: RateRecord,
     /// Whether the coupling varies with the sweep.
@@ -197,21 +198,7 @@ impl RateNetwork {
             w_proj[t * m + s] = pr.weight;
         }
         let steps = spec.steps();
-        let mut stimuli = Vec::new();
-        for st in &spec.stimuli {
-            let Stimulus::StepCurrent {
-                target,
-                times,
-                amplitudes,
-            } = st;
-            let pop = spec.population_index(target).unwrap_or(0);
-            let points = times
-                .iter()
-                .zip(amplitudes)
-                .map(|(&t, &a)| ((t / dt).round() as u64, a))
-                .collect();
-            stimuli.push((pop, points));
-        }
+        let stimuli = StepStimuli::from_spec(spec);
         let grid = spec.sweep_grid()?;
         let mut w_swept = false;
         for (ai, axis) in grid.axes.iter().enumerate() {
@@ -473,25 +460,5 @@ impl RateNetwork {
             }),
             transfer,
         }
-    }
-
-    /// Stimulus input of every population at steps `k0 .. k0 + n`, `[j * M + m]`; empty
-    /// when there are no stimuli.
-    pub fn stim(&self, k0: u64, n: u64) -> Vec<f32> {
-        if self.stimuli.is_empty() {
-            return Vec::new();
-        }
-        let m = self.pops();
-        let mut out = vec![0f32; n as usize * m];
-        for (pop, points) in &self.stimuli {
-            for j in 0..n {
-                let k = k0 + j;
-                let i = points.partition_point(|&(s, _)| s <= k);
-                if i > 0 {
-                    out[j as usize * m + pop] += points[i - 1].1 as f32;
-                }
-            }
-        }
-        out
     }
 }

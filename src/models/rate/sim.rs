@@ -8,6 +8,7 @@ use super::network::{RateNetwork, Summary, Trace, Variable};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
+use crate::models::common::record_sweep;
 use crate::output::plot::{HeatMap, LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -175,18 +176,7 @@ fn drive(
         .max()
         .unwrap_or(0);
 
-    if !net.grid.axes.is_empty() {
-        let keys: Vec<&str> = net.grid.axes.iter().map(|a| a.key.as_str()).collect();
-        rec.whole(
-            ArrayInfo::new(
-                "sweep",
-                vec![net.combinations(), keys.len() as u64],
-                Dtype::F64,
-                format!("sweep grid, one row per combination, columns: {}; replica i belongs to combination i / {rpc}", keys.join(", ")),
-            ),
-            Data::F64(&net.grid.table()),
-        )?;
-    }
+    record_sweep(rec, &net.grid, rpc)?;
     let mut traces = Vec::new();
     for t in &net.record.traces {
         let name = format!("trace_{}_{}", net.names[t.pop], t.var.name());
@@ -297,7 +287,7 @@ fn drive(
                 cross_high: hi,
                 summary_mask: spec.summary,
             };
-            engine.step(&cfg, &net.stim(k, n))?;
+            engine.step(&cfg, &net.stimuli.table(k, n))?;
             engine.sync()?;
             if rec_here > 0 && s1 + 1 > s0 {
                 let rows = s1 + 1 - s0;
