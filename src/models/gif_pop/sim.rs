@@ -369,38 +369,45 @@ fn drive(
     if net.record.plots {
         if let Some(dir) = rec.plot_dir() {
             if !acts.is_empty() {
+                // As the seed draws them: A_N (spike counts) and Abar (expected activity) of
+                // every population, replica 0, in two figures.
                 let t: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
-                let mut series = Vec::new();
-                for (p, out) in acts.iter().enumerate() {
-                    let mut s = Series::new(
-                        format!("A_N {}", net.names[p]),
-                        t.iter().copied().zip(out.kept[0].iter().copied()).collect(),
-                        p,
+                let figures: [(&str, &str, &str); 2] = [
+                    ("activity.png", "A_N", "population activity A_N"),
+                    ("abar.png", "Abar", "expected activity Abar"),
+                ];
+                for (file, short, what) in figures {
+                    let series = acts
+                        .iter()
+                        .enumerate()
+                        .map(|(p, out)| {
+                            let ys: &[f64] = if short == "A_N" {
+                                &out.kept[0]
+                            } else {
+                                &out.kept_bar
+                            };
+                            let mut s = Series::new(
+                                net.names[p].clone(),
+                                t.iter().copied().zip(ys.iter().copied()).collect(),
+                                p,
+                            );
+                            s.width = 1;
+                            s
+                        })
+                        .collect();
+                    LinePlot {
+                        title: format!("{what}, replica 0 (bins of {bin_ms} ms)"),
+                        x_label: "t (ms)".into(),
+                        y_label: format!("{short} (Hz)"),
+                        series,
+                        ..Default::default()
+                    }
+                    .save(&dir.join(file))?;
+                    rec.plot_written(
+                        file,
+                        &format!("{what} of every population against time, replica 0"),
                     );
-                    s.width = 1;
-                    s.alpha = 0.6;
-                    series.push(s);
-                    series.push(Series::new(
-                        format!("Abar {}", net.names[p]),
-                        t.iter()
-                            .copied()
-                            .zip(out.kept_bar.iter().copied())
-                            .collect(),
-                        p,
-                    ));
                 }
-                LinePlot {
-                    title: format!("population activity, replica 0 (bins of {bin_ms} ms)"),
-                    x_label: "t (ms)".into(),
-                    y_label: "activity (Hz)".into(),
-                    series,
-                    ..Default::default()
-                }
-                .save(&dir.join("activity.png"))?;
-                rec.plot_written(
-                    "activity.png",
-                    "A_N (thin) and Abar (thick) of every population, replica 0",
-                );
             }
             if !spectra.is_empty() {
                 let series = spectra
