@@ -208,6 +208,12 @@ impl MesoNetwork {
                 "a mesoscopic population has no individual spikes: record its activity",
             ));
         }
+        if !rec.summaries.is_empty() || rec.summary_from.is_some() {
+            return Err(spec.error(
+                "record.summaries",
+                "gif_pop_psc_exp summarises activity per window: use `windows` (mean and variance of A_N are always written)",
+            ));
+        }
         let bin = rec.activity_bin.unwrap_or(dt);
         let bin_steps = (bin / dt).round().max(1.0) as u64;
         if ((bin_steps as f64) * dt - bin).abs() > 1e-9 * bin {

@@ -259,6 +259,12 @@ impl RateNetwork {
                 "rate models have no spikes: record traces or summaries",
             ));
         }
+        if rec.activity_replicas.is_some() || !rec.windows.is_empty() {
+            return Err(spec.error(
+                "record.windows",
+                "activity_replicas and windows are for population models (gif_pop_psc_exp); rate models record traces and summaries",
+            ));
+        }
         let mut traces = Vec::new();
         for (i, t) in rec.traces.iter().enumerate() {
             let key = format!("record.traces[{i}]");
