@@ -3,32 +3,10 @@
 
 mod common;
 
+use common::{build_err, example, run, values};
+
 use neuropop::backend::Backend;
-use neuropop::output::MemoryRecorder;
-use neuropop::progress::Progress;
-use neuropop::run::{compare, Model};
-use neuropop::spec::Spec;
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("example")
-}
-
-fn run(text: &str, backend: &Backend) -> MemoryRecorder {
-    let spec = Spec::parse(text, "test.toml").expect("spec");
-    let model = Model::build(&spec).expect("model");
-    let mut rec = MemoryRecorder::new();
-    model
-        .run(backend, &mut rec, &Progress::hidden())
-        .expect("run");
-    rec
-}
-
-fn values<'a>(rec: &'a MemoryRecorder, name: &str) -> &'a [f64] {
-    &rec.get(name)
-        .unwrap_or_else(|| panic!("no array {name}"))
-        .values
-}
+use neuropop::run::compare;
 
 fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
@@ -128,17 +106,6 @@ fn poisson_counts_give_similar_statistics() {
     let rec = run(&text, &Backend::Cpu);
     let m = mean(values(&rec, "summary_I_mean"));
     assert!((m - 22.7).abs() < 1.0, "{m}");
-}
-
-fn build_err(text: &str) -> String {
-    match Spec::parse(text, "bad.toml").and_then(|s| Model::build(&s)) {
-        Ok(_) => panic!("accepted a bad spec:\n{text}"),
-        Err(e) => {
-            let e = e.to_string();
-            assert!(!e.contains('\n'), "not one line: {e}");
-            e
-        }
-    }
 }
 
 const BASE: &str = "[simulation]\ndt = 0.5\nt_end = 100.0\n[[population]]\nname = \"P\"\nmodel = \"gif_pop_psc_exp\"\nsize = 100\n";

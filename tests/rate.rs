@@ -3,29 +3,13 @@
 
 mod common;
 
+use common::{build_err, run, values};
+
 use neuropop::backend::Backend;
 use neuropop::models::rate::analysis::{self, f};
 use neuropop::models::rate::RateParams;
-use neuropop::output::MemoryRecorder;
-use neuropop::progress::Progress;
 use neuropop::run::{compare, Model};
 use neuropop::spec::Spec;
-
-fn run(text: &str, backend: &Backend) -> MemoryRecorder {
-    let spec = Spec::parse(text, "test.toml").expect("spec");
-    let model = Model::build(&spec).expect("model");
-    let mut rec = MemoryRecorder::new();
-    model
-        .run(backend, &mut rec, &Progress::hidden())
-        .expect("run");
-    rec
-}
-
-fn values<'a>(rec: &'a MemoryRecorder, name: &str) -> &'a [f64] {
-    &rec.get(name)
-        .unwrap_or_else(|| panic!("no array {name}"))
-        .values
-}
 
 fn backends() -> Vec<Backend> {
     let mut v = vec![Backend::Cpu];
@@ -265,17 +249,6 @@ plots = false
                     "{scheme} {when}: variance {var} vs {want}"
                 );
             }
-        }
-    }
-}
-
-fn build_err(text: &str) -> String {
-    match Spec::parse(text, "bad.toml").and_then(|s| Model::build(&s)) {
-        Ok(_) => panic!("accepted a bad spec:\n{text}"),
-        Err(e) => {
-            let e = e.to_string();
-            assert!(!e.contains('\n'), "not one line: {e}");
-            e
         }
     }
 }
