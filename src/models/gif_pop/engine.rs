@@ -271,8 +271,10 @@ mod gpu {
                 self.pipeline
                     .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas));
             }
+            // No wait: chunks queue up on the device (each `write` of cfg/stim is ordered
+            // before its submit); reading the recordings or window sums waits.
             self.ctx.queue().submit([encoder.finish()]);
-            self.ctx.wait()
+            Ok(())
         }
 
         fn rec(&mut self, len: usize) -> Result<Vec<f32>> {
