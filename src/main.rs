@@ -34,6 +34,9 @@ struct SpecArgs {
     /// Duration in ms (overrides simulation.t_end).
     #[arg(long = "t-end")]
     t_end: Option<f64>,
+    /// Run a GIF network as gif_psc_exp neurons (micro) or gif_pop_psc_exp populations (meso).
+    #[arg(long, value_enum)]
+    level: Option<neuropop::models::levels::Level>,
 }
 
 impl SpecArgs {
@@ -43,6 +46,7 @@ impl SpecArgs {
             seed: self.seed,
             t_end: self.t_end,
             no_plots: false,
+            level: self.level,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::backend::{Backend, BackendChoice};
 use crate::error::{Error, Result};
 use crate::models::gif_pop::{sim as meso_sim, MesoNetwork};
 use crate::models::rate::{sim as rate_sim, RateNetwork};
+use crate::models::spiking::{sim as spiking_sim, SpikingNetwork};
 use crate::output::{MemoryRecorder, Meta, OutputDir, Recorder, Timings};
 use crate::progress::Progress;
 use crate::spec::Spec;
@@ -21,6 +22,8 @@ pub enum Model {
     Rate(Box<RateNetwork>),
     /// A network of mesoscopic GIF populations.
     Meso(Box<MesoNetwork>),
+    /// A network of spiking neurons.
+    Spiking(Box<SpikingNetwork>),
 }
 
 /// What a model run reports besides its recordings.
@@ -58,6 +61,9 @@ impl Model {
         match first.as_str() {
             "rate" => Ok(Model::Rate(Box::new(RateNetwork::from_spec(spec)?))),
             "gif_pop_psc_exp" => Ok(Model::Meso(Box::new(MesoNetwork::from_spec(spec)?))),
+            "gif_psc_exp" | "iaf_psc_exp" | "iaf_psc_delta" => {
+                Ok(Model::Spiking(Box::new(SpikingNetwork::from_spec(spec)?)))
+            }
             other => Err(spec.error(
                 "population[0].model",
                 format!("`{other}` cannot be run yet"),
@@ -70,6 +76,7 @@ impl Model {
         match self {
             Model::Rate(n) => n.replicas() * n.steps,
             Model::Meso(n) => n.replicas() * n.steps,
+            Model::Spiking(n) => u64::from(n.replicas) * n.steps,
         }
     }
 
@@ -99,6 +106,15 @@ impl Model {
                     meta: r.meta,
                 })
             }
+            Model::Spiking(n) => {
+                let r = spiking_sim::run(n, backend, rec, progress)?;
+                Ok(Report {
+                    replicas: r.replicas,
+                    steps: r.steps,
+                    warnings: Vec::new(),
+                    meta: r.meta,
+                })
+            }
         }
     }
 
@@ -106,7 +122,7 @@ impl Model {
     pub fn warnings(&self) -> &[String] {
         match self {
             Model::Rate(n) => &n.warnings,
-            Model::Meso(_) => &[],
+            Model::Meso(_) | Model::Spiking(_) => &[],
         }
     }
 }
@@ -122,11 +138,20 @@ pub struct Overrides {
     pub t_end: Option<f64>,
     /// Turn plots off.
     pub no_plots: bool,
+    /// Run a GIF network at this level (micro: gif_psc_exp neurons, meso: gif_pop_psc_exp).
+    pub level: Option<crate::models::levels::Level>,
 }
 
 impl Overrides {
-    /// Applies the overrides and re-validates.
-    pub fn apply(&self, spec: &mut Spec) -> Result<()> {
+    /// Applies the overrides and re-validates; returns warnings (e.g. records dropped by a
+    /// level change).
+    pub fn apply(&self, spec: &mut Spec) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        if let Some(level) = self.level {
+            let (s, w) = crate::models::levels::at_level(spec, level)?;
+            *spec = s;
+            warnings = w;
+        }
         if let Some(s) = self.seed {
             spec.simulation.seed = s;
         }
@@ -139,7 +164,8 @@ impl Overrides {
         if self.no_plots {
             spec.record.plots = false;
         }
-        spec.validate()
+        spec.validate()?;
+        Ok(warnings)
     }
 }
 
@@ -174,9 +200,9 @@ pub fn run_spec(
 ) -> Result<RunSummary> {
     let t0 = Instant::now();
     let mut spec = Spec::load(spec_path)?;
-    overrides.apply(&mut spec)?;
+    let level_warnings = overrides.apply(&mut spec)?;
     let model = Model::build(&spec)?;
-    for w in model.warnings() {
+    for w in level_warnings.iter().chain(model.warnings()) {
         eprintln!("neuropop: warning: {w}");
     }
     let backend = Backend::resolve(spec.simulation.backend)?;

@@ -19,11 +19,14 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("shared/math.wgsl"),
     shader!("shared/rng.wgsl"),
     shader!("shared/grid.wgsl"),
+    shader!("shared/network.wgsl"),
     shader!("rng_u32.wgsl"),
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),
     shader!("rate_step.wgsl"),
     shader!("gif_pop_step.wgsl"),
+    shader!("neuron_step.wgsl"),
+    shader!("deliver_spikes.wgsl"),
 ];
 
 const IMPORT: &str = "// #import ";

@@ -1,7 +1,7 @@
 //! Compute pipelines built from [`KernelDesc`]s.
 
 use crate::error::{Error, Result};
-use crate::kernels::{dispatch_grid, BindingKind, KernelDesc};
+use crate::kernels::{dispatch_grid, BindingKind, KernelDesc, Layout};
 use crate::shaders;
 
 use super::GpuContext;
@@ -32,7 +32,9 @@ impl Pipeline {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match b.kind {
-                        BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
+                        BindingKind::Uniform | BindingKind::UniformDynamic => {
+                            wgpu::BufferBindingType::Uniform
+                        }
                         BindingKind::StorageRead => {
                             wgpu::BufferBindingType::Storage { read_only: true }
                         }
@@ -40,7 +42,7 @@ impl Pipeline {
                             wgpu::BufferBindingType::Storage { read_only: false }
                         }
                     },
-                    has_dynamic_offset: false,
+                    has_dynamic_offset: b.kind == BindingKind::UniformDynamic,
                     min_binding_size: None,
                 },
                 count: None,
@@ -110,9 +112,20 @@ impl Pipeline {
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
+            .zip(self.desc.bindings)
+            .map(|((i, b), d)| wgpu::BindGroupEntry {
                 binding: i as u32,
-                resource: b.as_entire_binding(),
+                resource: match (d.kind, d.layout) {
+                    // A dynamic uniform binds one struct; the offset picks which.
+                    (BindingKind::UniformDynamic, Layout::Struct(size)) => {
+                        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: b,
+                            offset: 0,
+                            size: std::num::NonZeroU64::new(size as u64),
+                        })
+                    }
+                    _ => b.as_entire_binding(),
+                },
             })
             .collect();
         ctx.scoped(
@@ -144,6 +157,39 @@ impl Pipeline {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, bind_group, &[]);
         pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+    }
+
+    /// Records one dispatch of `grid` workgroups with dynamic offsets for the bind group.
+    pub fn dispatch_grid_with(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        bind_group: &wgpu::BindGroup,
+        offsets: &[u32],
+        grid: [u32; 3],
+    ) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, bind_group, offsets);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+    }
+
+    /// Records one indirect dispatch (workgroup counts read from `args` at byte `offset`)
+    /// with dynamic offsets for the bind group.
+    pub fn dispatch_indirect_with(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        bind_group: &wgpu::BindGroup,
+        offsets: &[u32],
+        args: &wgpu::Buffer,
+        offset: u64,
+    ) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, bind_group, offsets);
+        pass.dispatch_workgroups_indirect(args, offset);
+    }
+
+    /// The workgroup size this pipeline was built with.
+    pub fn workgroup(&self) -> u32 {
+        self.workgroup
     }
 
     /// Records, submits and waits for a single dispatch: for tests and one-off kernels.

@@ -17,6 +17,10 @@ pub mod rng_u32;
 pub enum BindingKind {
     /// `var<uniform>`: a small parameter struct.
     Uniform,
+    /// `var<uniform>` bound with a dynamic offset: one struct per dispatch, many structs in
+    /// one buffer at [`UNIFORM_STRIDE`]-byte steps, so a single submit can run many dispatches
+    /// with different parameters.
+    UniformDynamic,
     /// `var<storage, read>`.
     StorageRead,
     /// `var<storage, read_write>`.
@@ -61,6 +65,10 @@ pub struct KernelDesc {
     pub bindings: &'static [Binding],
 }
 
+/// Byte distance between the structs of a [`BindingKind::UniformDynamic`] buffer (WebGPU's
+/// `min_uniform_buffer_offset_alignment` is at most 256 on every device).
+pub const UNIFORM_STRIDE: u64 = 256;
+
 /// Loop iterations one GPU invocation may run per dispatch. Mesa's llvmpipe (lavapipe) ends
 /// every loop of a shader invocation once all its loops together have taken 65535 back edges
 /// (`LP_MAX_TGSI_LOOP_ITERATIONS`, one counter per invocation), silently, so kernels that
@@ -75,6 +83,8 @@ pub const ALL: &[&KernelDesc] = &[
     &math_eval::DESC,
     &crate::models::rate::kernel::DESC,
     &crate::models::gif_pop::kernel::DESC,
+    &crate::models::spiking::kernel::NEURON_DESC,
+    &crate::models::spiking::kernel::DELIVER_DESC,
 ];
 
 /// Dispatch grid `[x, y, 1]` (in workgroups) covering `n_threads` threads of a 1-D kernel with

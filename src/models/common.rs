@@ -21,21 +21,24 @@ impl StepStimuli {
         let per = spec
             .stimuli
             .iter()
-            .map(|st| {
+            .filter_map(|st| {
                 let Stimulus::StepCurrent {
                     target,
                     times,
                     amplitudes,
-                } = st;
+                } = st
+                else {
+                    return None;
+                };
                 let pop = spec.population_index(target).unwrap_or(0);
-                (
+                Some((
                     pop,
                     times
                         .iter()
                         .zip(amplitudes)
                         .map(|(&t, &a)| ((t / dt).round() as u64, a))
                         .collect(),
-                )
+                ))
             })
             .collect();
         Self {
@@ -66,6 +69,108 @@ impl StepStimuli {
         }
         out.into_iter().map(|v| v as f32).collect()
     }
+}
+
+/// A time window for summaries, in recording bins `[lo, hi)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// Start, ms.
+    pub t0: f64,
+    /// End, ms.
+    pub t1: f64,
+    /// First bin.
+    pub lo: u64,
+    /// One past the last bin.
+    pub hi: u64,
+}
+
+/// The population-activity part of `[record]`: bin, recorded replicas, summary windows.
+#[derive(Debug, Clone)]
+pub struct ActivityRecord {
+    /// Steps per activity bin.
+    pub bin_steps: u64,
+    /// Replicas whose activity is written bin by bin.
+    pub replicas: u32,
+    /// Summary windows (the whole run when the spec gives none).
+    pub windows: Vec<Window>,
+}
+
+impl ActivityRecord {
+    /// Reads `activity_bin`, `activity_replicas` and `windows` (at most `max_win`).
+    pub fn from_spec(spec: &Spec, max_win: usize) -> Result<Self> {
+        let rec = &spec.record;
+        let dt = spec.simulation.dt;
+        let bin = rec.activity_bin.unwrap_or(dt);
+        let bin_steps = (bin / dt).round().max(1.0) as u64;
+        if ((bin_steps as f64) * dt - bin).abs() > 1e-9 * bin {
+            return Err(spec.error(
+                "record.activity_bin",
+                format!("{bin} ms: must be a whole number of time steps ({dt} ms)"),
+            ));
+        }
+        let total = spec.total_replicas()?;
+        let replicas = rec.activity_replicas.unwrap_or(total.min(10));
+        if replicas > total {
+            return Err(spec.error(
+                "record.activity_replicas",
+                format!("{replicas}: must be <= the run's {total} replicas"),
+            ));
+        }
+        let t_end = spec.steps() as f64 * dt;
+        let bin_ms = bin_steps as f64 * dt;
+        let pairs = if rec.windows.is_empty() {
+            vec![[0.0, t_end]]
+        } else {
+            rec.windows.clone()
+        };
+        if pairs.len() > max_win {
+            return Err(spec.error(
+                "record.windows",
+                format!("{} windows: at most {max_win}", pairs.len()),
+            ));
+        }
+        let mut windows = Vec::new();
+        for (i, [t0, t1]) in pairs.into_iter().enumerate() {
+            if !(t0.is_finite() && t1.is_finite() && 0.0 <= t0 && t0 < t1 && t1 <= t_end + 1e-9) {
+                return Err(spec.error(
+                    format!("record.windows[{i}]"),
+                    format!("[{t0}, {t1}]: need 0 <= start < end <= t_end ({t_end} ms)"),
+                ));
+            }
+            let lo = (t0 / bin_ms - 1e-9).ceil().max(0.0) as u64;
+            let hi = (t1 / bin_ms + 1e-9).floor() as u64;
+            if hi <= lo {
+                return Err(spec.error(
+                    format!("record.windows[{i}]"),
+                    format!("[{t0}, {t1}] holds no whole bin of {bin_ms} ms"),
+                ));
+            }
+            windows.push(Window { t0, t1, lo, hi });
+        }
+        Ok(Self {
+            bin_steps,
+            replicas: replicas as u32,
+            windows,
+        })
+    }
+}
+
+/// Rejects `[[stimulus]]` kinds a model family cannot take (Poisson trains go into spiking
+/// neurons only), naming the stimulus.
+pub fn only_step_currents(spec: &Spec, model: &str) -> Result<()> {
+    if let Some(i) = spec
+        .stimuli
+        .iter()
+        .position(|s| !matches!(s, Stimulus::StepCurrent { .. }))
+    {
+        return Err(spec.error(
+            format!("stimulus[{i}].kind"),
+            format!(
+                "`poisson` drives spiking neurons; `{model}` populations take `step_current` only"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes `sweep.npy` (one row of swept values per combination) when the grid is not empty.

@@ -2,19 +2,21 @@
 
 pub mod common;
 pub mod gif_pop;
+pub mod levels;
 pub mod rate;
+pub mod spiking;
 
 /// Models neuropop implements, by spec name.
-pub const MODELS: &[&str] = &["rate", "gif_pop_psc_exp"];
-
-/// Models planned but not implemented yet (so the error can say so).
-const PLANNED: &[&str] = &[
-    "lif",
+pub const MODELS: &[&str] = &[
+    "rate",
+    "gif_pop_psc_exp",
     "gif_psc_exp",
     "iaf_psc_exp",
     "iaf_psc_delta",
-    "gif_pop_psc_exp",
 ];
+
+/// Models planned but not implemented yet (so the error can say so).
+const PLANNED: &[&str] = &["lif"];
 
 /// Checks a model name, with a message listing the known ones.
 pub fn check_model_name(name: &str) -> Result<(), String> {

@@ -85,6 +85,8 @@ pub struct Series {
     pub width: u32,
     /// Opacity in (0, 1].
     pub alpha: f64,
+    /// Draw each point as a dot instead of joining them (rasters).
+    pub dots: bool,
 }
 
 impl Series {
@@ -96,6 +98,7 @@ impl Series {
             color,
             width: 2,
             alpha: 1.0,
+            dots: false,
         }
     }
 }
@@ -190,9 +193,16 @@ impl LinePlot {
         let mut legend = false;
         for s in &self.series {
             let c = color(s.color).mix(s.alpha).stroke_width(s.width);
-            let drawn = chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), c))
-                .map_err(|e| err(path, e))?;
+            let drawn = if s.dots {
+                let fill = color(s.color).mix(s.alpha).filled();
+                chart
+                    .draw_series(s.points.iter().map(move |&p| Circle::new(p, 1, fill)))
+                    .map_err(|e| err(path, e))?
+            } else {
+                chart
+                    .draw_series(LineSeries::new(s.points.iter().copied(), c))
+                    .map_err(|e| err(path, e))?
+            };
             if !s.name.is_empty() {
                 legend = true;
                 let lc = color(s.color);

@@ -178,13 +178,24 @@ pub enum Stimulus {
         /// Amplitude from each time on.
         amplitudes: Vec<f64>,
     },
+    /// Independent Poisson spike trains into every neuron of a spiking population (NEST's
+    /// `poisson_generator` connected to each neuron): `rate` in Hz per neuron, each spike
+    /// delivered with `weight` (pA for `*_psc_exp` models, mV for `iaf_psc_delta`).
+    Poisson {
+        /// Target population.
+        target: String,
+        /// Rate per neuron in Hz, >= 0.
+        rate: f64,
+        /// Weight of each input spike (model units).
+        weight: f64,
+    },
 }
 
 impl Stimulus {
     /// The target population.
     pub fn target(&self) -> &str {
         match self {
-            Stimulus::StepCurrent { target, .. } => target,
+            Stimulus::StepCurrent { target, .. } | Stimulus::Poisson { target, .. } => target,
         }
     }
 
@@ -201,6 +212,7 @@ impl Stimulus {
                     amplitudes[i - 1]
                 }
             }
+            Stimulus::Poisson { .. } => 0.0,
         }
     }
 }
@@ -309,7 +321,13 @@ impl Spec {
         let mut spec: Spec = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| {
                 let (l, c) = line_col(text, s.start);
-                let key: String = text[s.clone()].chars().take(40).collect();
+                // The whole line names the key even when the span is only the value.
+                let line = text.lines().nth(l - 1).unwrap_or_default().trim();
+                let key: String = if line.is_empty() {
+                    text[s.clone()].chars().take(60).collect()
+                } else {
+                    line.chars().take(60).collect()
+                };
                 (format!("line {l}, column {c}"), key)
             });
             let msg = e.message().trim().replace('\n', " ");
@@ -494,6 +512,22 @@ impl Spec {
                             src,
                             format!("{key}.amplitudes"),
                             format!("{a}: must be finite"),
+                        ));
+                    }
+                }
+                Stimulus::Poisson { rate, weight, .. } => {
+                    if !(rate.is_finite() && *rate >= 0.0) {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.rate"),
+                            format!("{rate} Hz: must be a finite number >= 0"),
+                        ));
+                    }
+                    if !weight.is_finite() {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.weight"),
+                            format!("{weight}: must be finite"),
                         ));
                     }
                 }

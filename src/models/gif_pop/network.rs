@@ -9,18 +9,7 @@ use crate::models::common::StepStimuli;
 use crate::rng::MAX_EXACT_COUNT;
 use crate::spec::{Rule, Spec, SweepGrid};
 
-/// A time window for summaries, in recording bins `[lo, hi)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    /// Start, ms.
-    pub t0: f64,
-    /// End, ms.
-    pub t1: f64,
-    /// First bin.
-    pub lo: u64,
-    /// One past the last bin.
-    pub hi: u64,
-}
+pub use crate::models::common::Window;
 
 /// Most summary windows (`MAX_WIN` in the shader).
 pub const MAX_WIN: usize = 4;
@@ -136,6 +125,7 @@ impl MesoNetwork {
             .map(|p| u64::from(p.2))
             .max()
             .unwrap_or(1);
+        crate::models::common::only_step_currents(spec, "gif_pop_psc_exp")?;
         let stimuli = StepStimuli::from_spec(spec);
         let grid = spec.sweep_grid()?;
         for axis in &grid.axes {
@@ -198,7 +188,6 @@ impl MesoNetwork {
 
     fn record_from_spec(spec: &Spec) -> Result<MesoRecord> {
         let rec = &spec.record;
-        let dt = spec.simulation.dt;
         if !rec.traces.is_empty() {
             return Err(spec.error("record.traces", "gif_pop_psc_exp records population activity: use activity_bin, activity_replicas and windows"));
         }
@@ -214,56 +203,11 @@ impl MesoNetwork {
                 "gif_pop_psc_exp summarises activity per window: use `windows` (mean and variance of A_N are always written)",
             ));
         }
-        let bin = rec.activity_bin.unwrap_or(dt);
-        let bin_steps = (bin / dt).round().max(1.0) as u64;
-        if ((bin_steps as f64) * dt - bin).abs() > 1e-9 * bin {
-            return Err(spec.error(
-                "record.activity_bin",
-                format!("{bin} ms: must be a whole number of time steps ({dt} ms)"),
-            ));
-        }
-        let total = spec.total_replicas()?;
-        let replicas = rec.activity_replicas.unwrap_or(total.min(10));
-        if replicas > total {
-            return Err(spec.error(
-                "record.activity_replicas",
-                format!("{replicas}: must be <= the run's {total} replicas"),
-            ));
-        }
-        let t_end = spec.steps() as f64 * dt;
-        let bin_ms = bin_steps as f64 * dt;
-        let pairs = if rec.windows.is_empty() {
-            vec![[0.0, t_end]]
-        } else {
-            rec.windows.clone()
-        };
-        if pairs.len() > MAX_WIN {
-            return Err(spec.error(
-                "record.windows",
-                format!("{} windows: at most {MAX_WIN}", pairs.len()),
-            ));
-        }
-        let mut windows = Vec::new();
-        for (i, [t0, t1]) in pairs.into_iter().enumerate() {
-            if !(t0.is_finite() && t1.is_finite() && 0.0 <= t0 && t0 < t1 && t1 <= t_end + 1e-9) {
-                return Err(spec.error(
-                    format!("record.windows[{i}]"),
-                    format!("[{t0}, {t1}]: need 0 <= start < end <= t_end ({t_end} ms)"),
-                ));
-            }
-            let lo = (t0 / bin_ms - 1e-9).ceil().max(0.0) as u64;
-            let hi = (t1 / bin_ms + 1e-9).floor() as u64;
-            if hi <= lo {
-                return Err(spec.error(
-                    format!("record.windows[{i}]"),
-                    format!("[{t0}, {t1}] holds no whole bin of {bin_ms} ms"),
-                ));
-            }
-            windows.push(Window { t0, t1, lo, hi });
-        }
+        let a = crate::models::common::ActivityRecord::from_spec(spec, MAX_WIN)?;
+        let (bin_steps, replicas, windows) = (a.bin_steps, a.replicas, a.windows);
         Ok(MesoRecord {
             bin_steps,
-            replicas: replicas as u32,
+            replicas,
             windows,
             plots: rec.plots,
         })

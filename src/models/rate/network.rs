@@ -198,6 +198,7 @@ impl RateNetwork {
             w_proj[t * m + s] = pr.weight;
         }
         let steps = spec.steps();
+        crate::models::common::only_step_currents(spec, "rate")?;
         let stimuli = StepStimuli::from_spec(spec);
         let grid = spec.sweep_grid()?;
         let mut w_swept = false;

@@ -1,0 +1,100 @@
+// deliver_spikes: pushes the spikes of one block to their targets. One workgroup per spike
+// (indirect dispatch sized by neuron_step), its threads striding over the spike's target
+// rows (CSR by source, one row per outgoing projection), each adding 1 to the target's
+// count in the ring slot of the arrival step. Integer atomics make the result independent
+// of order. CPU twin: models::spiking::kernel::deliver_spikes.
+
+// #import shared/network.wgsl
+
+override WG: u32 = 64u;
+// Bindings the synapse array is split over (each at most max_storage_buffer_binding_size).
+override NSYN: u32 = 1u;
+
+// Keep in sync with models::spiking::kernel::Proj.
+struct Proj {
+    port_base: u32,
+    tgt_size: u32,
+    delay: u32,
+    row0: u32,
+}
+
+@group(0) @binding(0) var<uniform> cfg: NetConfig;
+@group(0) @binding(1) var<storage, read> pops: array<PopInfo>;
+@group(0) @binding(2) var<storage, read> proj: array<Proj>;
+@group(0) @binding(3) var<storage, read> ctl: array<u32>;
+@group(0) @binding(4) var<storage, read> spk: array<u32>;
+@group(0) @binding(5) var<storage, read> rowptr: array<u32>;
+@group(0) @binding(6) var<storage, read_write> ring: array<atomic<u32>>;
+@group(0) @binding(7) var<storage, read> syn0: array<u32>;
+@group(0) @binding(8) var<storage, read> syn1: array<u32>;
+@group(0) @binding(9) var<storage, read> syn2: array<u32>;
+@group(0) @binding(10) var<storage, read> syn3: array<u32>;
+
+// Adds 1 to the ring word of every target in synapses [j0, j1) of binding `b` (indices
+// relative to the binding). One loop per binding, so the inner loop has no branch.
+fn push(b: u32, j0: u32, j1: u32, lid: u32, base: u32) {
+    if (b == 0u || NSYN == 1u) {
+        for (var j = j0 + lid; j < j1; j = j + WG) {
+            atomicAdd(&ring[base + syn0[j]], 1u);
+        }
+    } else if (b == 1u) {
+        for (var j = j0 + lid; j < j1; j = j + WG) {
+            atomicAdd(&ring[base + syn1[j]], 1u);
+        }
+    } else if (b == 2u) {
+        for (var j = j0 + lid; j < j1; j = j + WG) {
+            atomicAdd(&ring[base + syn2[j]], 1u);
+        }
+    } else {
+        for (var j = j0 + lid; j < j1; j = j + WG) {
+            atomicAdd(&ring[base + syn3[j]], 1u);
+        }
+    }
+}
+
+// The population of neuron `i` (index within a replica): the last one starting at or
+// before i. (Each kernel has its own copy: it reads the kernel's `pops` binding.)
+fn population_of(i: u32, n_pops: u32) -> u32 {
+    var p = 0u;
+    for (var q = 1u; q < n_pops; q = q + 1u) {
+        if (i >= pops[q].offset) {
+            p = q;
+        }
+    }
+    return p;
+}
+
+@compute @workgroup_size(WG)
+fn deliver_spikes(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let e = wid.x + wid.y * 65535u;
+    let count = min(ctl[4u * cfg.parity + 3u], cfg.spk_cap);
+    if (e >= count) {
+        return;
+    }
+    let g = spk[2u * e];
+    let t = spk[2u * e + 1u];
+    let r = g / cfg.n_neurons;
+    let i = g - r * cfg.n_neurons;
+    let pop = pops[population_of(i, cfg.n_pops)];
+    let local = i - pop.offset;
+    for (var k = 0u; k < pop.n_out; k = k + 1u) {
+        let pr = proj[pop.out0 + k];
+        let slot = (t + pr.delay) % cfg.ring_len;
+        let row = pr.row0 + r * pop.size + local;
+        let lo = rowptr[row];
+        let hi = rowptr[row + 1u];
+        let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
+        // Split the row where it crosses from one synapse binding to the next.
+        var j0 = lo;
+        while (j0 < hi) {
+            let b = j0 / cfg.syn_cap;
+            let first = b * cfg.syn_cap;
+            let j1 = min(hi, first + cfg.syn_cap);
+            push(b, j0 - first, j1 - first, lid, base);
+            j0 = j1;
+        }
+    }
+}

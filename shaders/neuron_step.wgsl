@@ -1,0 +1,275 @@
+// neuron_step: advances every neuron of a spiking network (all replicas) through one block
+// of steps shorter than the smallest delay, so no spike emitted inside the block is due
+// inside it. Models (override MODEL, NEST's update order): 0 iaf_psc_delta, 1 iaf_psc_exp,
+// 2 gif_psc_exp (MODELS.md sections 2c and 4). Input arrives as integer spike counts per
+// incoming projection in a ring of slots (written by deliver_spikes), multiplied by the
+// projection's weight here in a fixed order, so the sum does not depend on delivery order.
+// Spikes go to a list for deliver_spikes, to per-step population counts, and (first neurons
+// of replica 0) to a spike record. CPU twin: models::spiking::kernel::neuron_step.
+
+// #import shared/math.wgsl
+// #import shared/rng.wgsl
+// #import shared/grid.wgsl
+// #import shared/network.wgsl
+
+override MODEL: u32 = 2u;
+// Spike-triggered kernels per kind held in state (gif_psc_exp; 0 for the iaf models).
+override NK: u32 = 4u;
+override WG: u32 = 64u;
+override STIM: bool = false;
+override TRACE: bool = false;
+
+const MAX_KERNELS: u32 = 4u;
+const PURPOSE_SPIKE: u32 = 2u;
+const HAZARD_CLAMP: f32 = 60.0;
+
+// Keep in sync with models::spiking::params::NeuronCoef.
+struct NeuronCoef {
+    refr_steps: u32,
+    n_stc: u32,
+    n_sfa: u32,
+    _pad: u32,
+    p_vv: f32,
+    p_vi: f32,
+    p_vl: f32,
+    e_l: f32,
+    v_th: f32,
+    v_reset: f32,
+    v_min: f32,
+    i_e: f32,
+    p11_ex: f32,
+    p11_in: f32,
+    p21_ex: f32,
+    p21_in: f32,
+    v_t_star: f32,
+    inv_delta_v: f32,
+    lambda_h: f32,
+    v_init: f32,
+    p_stc: array<f32, 4>,
+    q_stc: array<f32, 4>,
+    p_sfa: array<f32, 4>,
+    q_sfa: array<f32, 4>,
+}
+
+// Keep in sync with models::spiking::kernel::Port.
+struct Port {
+    base: u32,
+    weight: f32,
+}
+
+// Keep in sync with models::spiking::kernel::Pois.
+struct Pois {
+    lambda: f32,
+    weight: f32,
+    purpose: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> cfg: NetConfig;
+@group(0) @binding(1) var<storage, read> pops: array<PopInfo>;
+@group(0) @binding(2) var<storage, read> coef: array<NeuronCoef>;
+@group(0) @binding(3) var<storage, read> ports: array<Port>;
+@group(0) @binding(4) var<storage, read> pois: array<Pois>;
+@group(0) @binding(5) var<storage, read> stim: array<f32>;
+@group(0) @binding(6) var<storage, read_write> v_m: array<f32>;
+@group(0) @binding(7) var<storage, read_write> i_syn: array<vec2<f32>>;
+@group(0) @binding(8) var<storage, read_write> refr: array<u32>;
+@group(0) @binding(9) var<storage, read_write> adapt: array<f32>;
+@group(0) @binding(10) var<storage, read_write> ring: array<u32>;
+@group(0) @binding(11) var<storage, read_write> ctl: array<atomic<u32>>;
+@group(0) @binding(12) var<storage, read_write> spk: array<u32>;
+@group(0) @binding(13) var<storage, read_write> act: array<atomic<u32>>;
+@group(0) @binding(14) var<storage, read_write> rec: array<u32>;
+@group(0) @binding(15) var<storage, read_write> trace: array<f32>;
+
+fn keep(x: f32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(x) ^ cfg.zero);
+}
+
+// -expm1(-x) for x >= 0: a two-term series where 1 - exp(-x) would lose digits.
+fn spike_probability(x: f32) -> f32 {
+    if (x < 1e-3) {
+        return keep(x - keep(0.5 * x) * x);
+    }
+    return 1.0 - npm_exp(-x);
+}
+
+// The population of neuron `i` (index within a replica): the last one starting at or
+// before i. (Each kernel has its own copy: it reads the kernel's `pops` binding.)
+fn population_of(i: u32, n_pops: u32) -> u32 {
+    var p = 0u;
+    for (var q = 1u; q < n_pops; q = q + 1u) {
+        if (i >= pops[q].offset) {
+            p = q;
+        }
+    }
+    return p;
+}
+
+@compute @workgroup_size(WG)
+fn neuron_step(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let g = linear_index(gid, nwg, WG);
+    if (g >= cfg.n_total) {
+        return;
+    }
+    let other = 4u * (1u - cfg.parity);
+    if (g == 0u) {
+        // The other counter set is the next block's; its dispatch finished long ago.
+        atomicStore(&ctl[other], 0u);
+        atomicStore(&ctl[other + 1u], 0u);
+        atomicStore(&ctl[other + 2u], 1u);
+        atomicStore(&ctl[other + 3u], 0u);
+    }
+    let cset = 4u * cfg.parity;
+    let r = g / cfg.n_neurons;
+    let i = g - r * cfg.n_neurons;
+    let p = population_of(i, cfg.n_pops);
+    let pop = pops[p];
+    let c = coef[p];
+    let local = i - pop.offset;
+    let seed = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
+
+    var v = v_m[g];
+    var cur = i_syn[g];
+    var rc = refr[g];
+    var stc: array<f32, 4>;
+    var sfa: array<f32, 4>;
+    for (var k = 0u; k < NK; k = k + 1u) {
+        stc[k] = adapt[k * cfg.n_total + g];
+        sfa[k] = adapt[(MAX_KERNELS + k) * cfg.n_total + g];
+    }
+
+    for (var s = 0u; s < cfg.n_steps; s = s + 1u) {
+        let t = cfg.step0 + s;
+        let slot = t % cfg.ring_len;
+        // Input of this step: counts x weights, excitatory and inhibitory apart.
+        var in_ex = 0.0;
+        var in_in = 0.0;
+        for (var k = 0u; k < pop.n_ports; k = k + 1u) {
+            let port = ports[pop.port0 + k];
+            let idx = slot * cfg.ring_row + port.base + r * pop.size + local;
+            let n = ring[idx];
+            if (n != 0u) {
+                ring[idx] = 0u;
+                let w = port.weight * f32(n);
+                if (w >= 0.0) {
+                    in_ex = keep(in_ex + w);
+                } else {
+                    in_in = keep(in_in + w);
+                }
+            }
+        }
+        for (var k = 0u; k < pop.n_pois; k = k + 1u) {
+            let ps = pois[pop.pois0 + k];
+            var rng = rng_init(seed, g, t, ps.purpose);
+            let n = rng_poisson(&rng, ps.lambda);
+            if (n != 0u) {
+                let w = ps.weight * f32(n);
+                if (w >= 0.0) {
+                    in_ex = keep(in_ex + w);
+                } else {
+                    in_in = keep(in_in + w);
+                }
+            }
+        }
+        var i_stim = 0.0;
+        if (STIM) {
+            i_stim = stim[(t - cfg.chunk_step0) * cfg.n_pops + p];
+        }
+        var spiked = false;
+        if (MODEL == 0u) {
+            // iaf_psc_delta: jumps of V; input during the refractory period is dropped.
+            if (rc == 0u) {
+                v = keep(keep(c.p_vi * keep(i_stim + c.i_e)) + keep(c.p_vv * v)) + keep(in_ex + in_in);
+                v = max(v, c.v_min);
+            } else {
+                rc = rc - 1u;
+            }
+            if (v >= c.v_th) {
+                rc = c.refr_steps;
+                v = c.v_reset;
+                spiked = true;
+            }
+        } else if (MODEL == 1u) {
+            // iaf_psc_exp: V from the currents before this step's input.
+            if (rc == 0u) {
+                v = keep(keep(keep(v * c.p_vv) + keep(cur.x * c.p21_ex)) + keep(cur.y * c.p21_in)) + keep(keep(c.i_e + i_stim) * c.p_vi);
+            } else {
+                rc = rc - 1u;
+            }
+            cur = vec2<f32>(keep(keep(cur.x * c.p11_ex) + in_ex), keep(keep(cur.y * c.p11_in) + in_in));
+            if (v >= c.v_th) {
+                rc = c.refr_steps;
+                v = c.v_reset;
+                spiked = true;
+            }
+        } else {
+            // gif_psc_exp: kernels read then decay, currents decay then take this step's
+            // input, V from the new currents, escape noise.
+            var stc_sum = 0.0;
+            var theta = c.v_t_star;
+            for (var k = 0u; k < NK; k = k + 1u) {
+                stc_sum = keep(stc_sum + stc[k]);
+                stc[k] = stc[k] * c.p_stc[k];
+                theta = keep(theta + sfa[k]);
+                sfa[k] = sfa[k] * c.p_sfa[k];
+            }
+            cur = vec2<f32>(keep(keep(cur.x * c.p11_ex) + in_ex), keep(keep(cur.y * c.p11_in) + in_in));
+            if (rc == 0u) {
+                let drive = keep(keep(i_stim + c.i_e) - stc_sum);
+                v = keep(keep(keep(keep(c.p_vi * drive) + keep(c.p_vv * v)) + c.p_vl) + keep(cur.x * c.p21_ex)) + keep(cur.y * c.p21_in);
+                let e = min(keep(v - theta) * c.inv_delta_v, HAZARD_CLAMP);
+                let x = c.lambda_h * npm_exp(e);
+                var rng = rng_init(seed, g, t, PURPOSE_SPIKE);
+                if (x > 0.0 && rng_uniform0(&rng) < spike_probability(x)) {
+                    for (var k = 0u; k < NK; k = k + 1u) {
+                        stc[k] = stc[k] + c.q_stc[k];
+                        sfa[k] = sfa[k] + c.q_sfa[k];
+                    }
+                    rc = c.refr_steps;
+                    spiked = true;
+                }
+            } else {
+                rc = rc - 1u;
+                v = c.v_reset;
+            }
+        }
+        if (spiked) {
+            let e = atomicAdd(&ctl[cset + 3u], 1u);
+            if (e < cfg.spk_cap) {
+                spk[2u * e] = g;
+                spk[2u * e + 1u] = t;
+                // Indirect dispatch of deliver_spikes: x = min(count, 65535) workgroups,
+                // y = ceil(count / 65535) rows.
+                atomicMax(&ctl[cset], min(e + 1u, 65535u));
+                if (e % 65535u == 0u) {
+                    atomicAdd(&ctl[cset + 1u], 1u);
+                }
+            }
+            atomicAdd(&act[(t - cfg.chunk_step0) * cfg.n_rep_pops + r * cfg.n_pops + p], 1u);
+            if (r == 0u && local < pop.rec_spikes) {
+                let j = atomicAdd(&ctl[8u], 1u);
+                if (j < cfg.rec_cap) {
+                    rec[2u * j] = t;
+                    rec[2u * j + 1u] = i;
+                }
+            }
+        }
+        if (TRACE) {
+            if (r == 0u && local < pop.trace_first && t % cfg.trace_every == 0u) {
+                trace[((t - cfg.chunk_step0) / cfg.trace_every) * cfg.n_trace + pop.trace_base + local] = v;
+            }
+        }
+    }
+
+    v_m[g] = v;
+    i_syn[g] = cur;
+    refr[g] = rc;
+    for (var k = 0u; k < NK; k = k + 1u) {
+        adapt[k * cfg.n_total + g] = stc[k];
+        adapt[(MAX_KERNELS + k) * cfg.n_total + g] = sfa[k];
+    }
+}

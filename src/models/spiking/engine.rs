@@ -1,0 +1,468 @@
+//! CPU and GPU execution of a spiking network: chunks of blocks, each block one
+//! `neuron_step` and one `deliver_spikes`; recordings of a chunk are read after it.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use super::connect::Connectivity;
+use super::kernel::{
+    deliver_spikes, neuron_step, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port, Proj,
+    StepOut,
+};
+use super::params::NeuronCoef;
+use crate::cpu::par_chunks_mut;
+use crate::error::Result;
+
+/// Everything an engine needs besides per-chunk inputs.
+#[derive(Debug, Clone)]
+pub struct EngineSetup {
+    /// `MODEL` override.
+    pub model: u32,
+    /// `NK` override.
+    pub nk: u32,
+    /// Neurons in all replicas.
+    pub n_total: u32,
+    /// Initial V per population.
+    pub v_init: Vec<f32>,
+    /// Ring slots x words per slot.
+    pub ring_words: u64,
+    /// Activity words per chunk (steps x replicas x populations).
+    pub act_words: u64,
+    /// Spike-list capacity per block.
+    pub spk_cap: u32,
+    /// Spike-record capacity per chunk.
+    pub rec_cap: u32,
+    /// Trace words per chunk.
+    pub trace_words: u64,
+    /// Step-current values per chunk.
+    pub stim_words: u64,
+    /// Blocks per chunk at most.
+    pub max_blocks: usize,
+}
+
+/// Runs chunks of blocks.
+pub trait SpikingEngine {
+    /// Advances through the blocks `cfgs` (one chunk) with step currents `stim`.
+    fn run_chunk(&mut self, cfgs: &[NetConfig], stim: &[f32]) -> Result<()>;
+    /// Spike counts `[step * n_rep_pops + replica * n_pops + p]` of the last chunk.
+    fn activity(&mut self, len: usize) -> Result<Vec<u32>>;
+    /// Recorded (step, neuron) spikes of the last chunk, sorted.
+    fn recorded_spikes(&mut self) -> Result<Vec<[u32; 2]>>;
+    /// Trace values of the last chunk.
+    fn trace(&mut self, len: usize) -> Result<Vec<f32>>;
+    /// Membrane potential of every neuron (tests).
+    fn voltages(&mut self) -> Result<Vec<f32>>;
+    /// Synapses per `syn*` binding (`NetConfig::syn_cap`).
+    fn syn_cap(&self) -> u32;
+}
+
+/// Owned tables of a network.
+#[derive(Debug, Clone)]
+pub struct OwnedTables {
+    /// Populations.
+    pub pops: Vec<PopInfo>,
+    /// Coefficients.
+    pub coef: Vec<NeuronCoef>,
+    /// Ports.
+    pub ports: Vec<Port>,
+    /// Poisson inputs.
+    pub pois: Vec<Pois>,
+    /// Projections.
+    pub proj: Vec<Proj>,
+    /// Connectivity.
+    pub conn: Connectivity,
+}
+
+/// The CPU reference path.
+pub struct CpuEngine {
+    setup: EngineSetup,
+    tab: OwnedTables,
+    states: Vec<NeuronState>,
+    ring: Vec<AtomicU32>,
+    act: Vec<AtomicU32>,
+    rec: Vec<[u32; 2]>,
+    trace: Vec<f32>,
+}
+
+impl CpuEngine {
+    /// State at rest (V = the populations' initial V).
+    pub fn new(setup: EngineSetup, tab: OwnedTables) -> Self {
+        let mut states = vec![NeuronState::default(); setup.n_total as usize];
+        let n_neurons = tab.pops.last().map_or(1, |p| p.offset + p.size).max(1);
+        for (g, s) in states.iter_mut().enumerate() {
+            let i = g as u32 % n_neurons;
+            let p = tab.pops.iter().rposition(|q| i >= q.offset).unwrap_or(0);
+            s.v = setup.v_init[p];
+        }
+        Self {
+            ring: (0..setup.ring_words).map(|_| AtomicU32::new(0)).collect(),
+            act: (0..setup.act_words).map(|_| AtomicU32::new(0)).collect(),
+            rec: Vec::new(),
+            trace: vec![0.0; setup.trace_words as usize],
+            states,
+            setup,
+            tab,
+        }
+    }
+}
+
+impl SpikingEngine for CpuEngine {
+    fn run_chunk(&mut self, cfgs: &[NetConfig], stim: &[f32]) -> Result<()> {
+        self.act.iter().for_each(|a| a.store(0, Relaxed));
+        self.rec.clear();
+        let tab = NetTables {
+            pops: &self.tab.pops,
+            coef: &self.tab.coef,
+            ports: &self.tab.ports,
+            pois: &self.tab.pois,
+            stim,
+            proj: &self.tab.proj,
+            rowptr: &self.tab.conn.rowptr,
+            syn: &self.tab.conn.syn,
+        };
+        let (model, nk) = (self.setup.model, self.setup.nk as usize);
+        for cfg in cfgs {
+            let outs = Mutex::new(Vec::new());
+            let (ring, act) = (&self.ring, &self.act);
+            par_chunks_mut(&mut self.states, 1, |g0, chunk| {
+                let mut out = StepOut::default();
+                neuron_step(cfg, &tab, model, nk, g0, chunk, ring, act, &mut out);
+                if let Ok(mut o) = outs.lock() {
+                    o.push(out);
+                }
+            });
+            let outs = outs.into_inner().unwrap_or_default();
+            let spikes: Vec<[u32; 2]> =
+                outs.iter().flat_map(|o| o.spikes.iter().copied()).collect();
+            for o in outs {
+                self.rec.extend(o.rec);
+                for (i, v) in o.trace {
+                    self.trace[i] = v;
+                }
+            }
+            // Deliver in parallel: the counts are atomic, so the split does not matter.
+            let threads = crate::cpu::threads().max(1);
+            let per = spikes.len().div_ceil(threads).max(1);
+            std::thread::scope(|s| {
+                for part in spikes.chunks(per) {
+                    let tab = &tab;
+                    let ring = &self.ring;
+                    s.spawn(move || deliver_spikes(cfg, tab, part, ring));
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn activity(&mut self, len: usize) -> Result<Vec<u32>> {
+        Ok(self.act[..len].iter().map(|a| a.load(Relaxed)).collect())
+    }
+
+    fn recorded_spikes(&mut self) -> Result<Vec<[u32; 2]>> {
+        let mut v = std::mem::take(&mut self.rec);
+        v.sort_unstable();
+        Ok(v)
+    }
+
+    fn trace(&mut self, len: usize) -> Result<Vec<f32>> {
+        Ok(self.trace[..len].to_vec())
+    }
+
+    fn voltages(&mut self) -> Result<Vec<f32>> {
+        Ok(self.states.iter().map(|s| s.v).collect())
+    }
+
+    fn syn_cap(&self) -> u32 {
+        u32::MAX
+    }
+}
+
+#[cfg(feature = "gpu")]
+pub use gpu::GpuEngine;
+
+#[cfg(feature = "gpu")]
+mod gpu {
+    use std::sync::Arc;
+
+    use wgpu::util::DeviceExt;
+
+    use super::super::kernel::{NetConfig, DELIVER_DESC, NEURON_DESC};
+    use super::super::params::MAX_KERNELS;
+    use super::{EngineSetup, OwnedTables, SpikingEngine};
+    use crate::error::{Error, Result};
+    use crate::gpu::{BufferSpec, GpuContext, Pipeline};
+    use crate::kernels::UNIFORM_STRIDE;
+
+    /// A table with at least one element (a binding of a struct array cannot be smaller
+    /// than one struct).
+    fn at_least_one<T: Default + Clone>(v: &[T]) -> Vec<T> {
+        if v.is_empty() {
+            vec![T::default()]
+        } else {
+            v.to_vec()
+        }
+    }
+
+    /// Most bindings the synapse array may be split over.
+    const MAX_SYN_BINDINGS: usize = 4;
+
+    /// The shader path: every buffer allocated once, one submit per chunk.
+    pub struct GpuEngine {
+        ctx: Arc<GpuContext>,
+        neuron: Arc<Pipeline>,
+        deliver: Arc<Pipeline>,
+        neuron_bind: wgpu::BindGroup,
+        deliver_bind: wgpu::BindGroup,
+        cfg: wgpu::Buffer,
+        stim: wgpu::Buffer,
+        v_m: wgpu::Buffer,
+        ctl: wgpu::Buffer,
+        act: wgpu::Buffer,
+        rec: wgpu::Buffer,
+        trace: wgpu::Buffer,
+        n_total: u32,
+        rec_cap: u32,
+        syn_cap: u32,
+        has_stim: bool,
+    }
+
+    impl GpuEngine {
+        /// Uploads the tables and connectivity, allocates state and recording buffers.
+        pub fn new(ctx: Arc<GpuContext>, s: &EngineSetup, tab: OwnedTables) -> Result<Self> {
+            let wg = ctx.workgroup_for(&NEURON_DESC);
+            let has_stim = s.stim_words > 0;
+            let trace_on = s.trace_words > 0;
+            let neuron = ctx.pipeline_with(
+                &NEURON_DESC,
+                &[
+                    ("MODEL", f64::from(s.model)),
+                    ("NK", f64::from(s.nk)),
+                    ("WG", f64::from(wg)),
+                    ("STIM", f64::from(u8::from(has_stim))),
+                    ("TRACE", f64::from(u8::from(trace_on))),
+                ],
+            )?;
+            // Synapses split over up to four bindings of at most the binding limit each.
+            let max_binding = ctx.limits().max_storage_buffer_binding_size / 4 * 4;
+            let syn_cap = (max_binding / 4).min(u64::from(u32::MAX / 2)) as usize;
+            let syn = &tab.conn.syn;
+            let nsyn = syn.len().div_ceil(syn_cap).max(1);
+            if nsyn > MAX_SYN_BINDINGS {
+                return Err(Error::BufferTooLarge {
+                    label: "spiking.synapses".into(),
+                    needed: syn.len() as u64 * 4,
+                    available: max_binding * MAX_SYN_BINDINGS as u64,
+                    limit: "4 x max_storage_buffer_binding_size",
+                });
+            }
+            let dwg = ctx.workgroup_for(&DELIVER_DESC);
+            let deliver = ctx.pipeline_with(
+                &DELIVER_DESC,
+                &[("WG", f64::from(dwg)), ("NSYN", nsyn as f64)],
+            )?;
+            let n = s.n_total as usize;
+            let cfg = ctx.scoped("allocating the block parameters", || {
+                ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("spiking.cfg"),
+                    size: UNIFORM_STRIDE * s.max_blocks.max(1) as u64,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })?;
+            let pops = ctx.storage_buffer_init(
+                "spiking.pops",
+                &at_least_one(&tab.pops),
+                BufferSpec::Input,
+            )?;
+            let coef = ctx.storage_buffer_init(
+                "spiking.coef",
+                &at_least_one(&tab.coef),
+                BufferSpec::Input,
+            )?;
+            let ports = ctx.storage_buffer_init(
+                "spiking.ports",
+                &at_least_one(&tab.ports),
+                BufferSpec::Input,
+            )?;
+            let pois = ctx.storage_buffer_init(
+                "spiking.pois",
+                &at_least_one(&tab.pois),
+                BufferSpec::Input,
+            )?;
+            let proj = ctx.storage_buffer_init(
+                "spiking.proj",
+                &at_least_one(&tab.proj),
+                BufferSpec::Input,
+            )?;
+            let stim = ctx.storage_buffer("spiking.stim", s.stim_words * 4, BufferSpec::Input)?;
+            let n_neurons = tab.pops.last().map_or(1, |p| p.offset + p.size).max(1);
+            let v0: Vec<f32> = (0..s.n_total)
+                .map(|g| {
+                    let i = g % n_neurons;
+                    let p = tab.pops.iter().rposition(|q| i >= q.offset).unwrap_or(0);
+                    s.v_init[p]
+                })
+                .collect();
+            let v_m = ctx.storage_buffer_init("spiking.v_m", &v0, BufferSpec::State)?;
+            let i_syn = ctx.storage_buffer("spiking.i_syn", n as u64 * 8, BufferSpec::State)?;
+            let refr = ctx.storage_buffer("spiking.refr", n as u64 * 4, BufferSpec::State)?;
+            let adapt_words = if s.nk > 0 { 2 * MAX_KERNELS * n } else { 1 };
+            let adapt =
+                ctx.storage_buffer("spiking.adapt", adapt_words as u64 * 4, BufferSpec::State)?;
+            let ring = ctx.storage_buffer("spiking.ring", s.ring_words * 4, BufferSpec::State)?;
+            let ctl_init: [u32; 12] = [0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+            let ctl = ctx.scoped("allocating the spike-list counters", || {
+                ctx.device()
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("spiking.ctl"),
+                        contents: bytemuck::cast_slice(&ctl_init),
+                        usage: wgpu::BufferUsages::STORAGE
+                            | wgpu::BufferUsages::INDIRECT
+                            | wgpu::BufferUsages::COPY_SRC
+                            | wgpu::BufferUsages::COPY_DST,
+                    })
+            })?;
+            let spk = ctx.storage_buffer(
+                "spiking.spike_list",
+                u64::from(s.spk_cap) * 8,
+                BufferSpec::State,
+            )?;
+            let act = ctx.storage_buffer("spiking.activity", s.act_words * 4, BufferSpec::State)?;
+            let rec = ctx.storage_buffer(
+                "spiking.spike_record",
+                u64::from(s.rec_cap.max(1)) * 8,
+                BufferSpec::State,
+            )?;
+            let trace =
+                ctx.storage_buffer("spiking.trace", s.trace_words * 4, BufferSpec::State)?;
+            let rowptr =
+                ctx.storage_buffer_init("spiking.rowptr", &tab.conn.rowptr, BufferSpec::Input)?;
+            let mut syn_bufs = Vec::new();
+            for b in 0..MAX_SYN_BINDINGS {
+                let lo = (b * syn_cap).min(syn.len());
+                let hi = ((b + 1) * syn_cap).min(syn.len());
+                syn_bufs.push(ctx.storage_buffer_init(
+                    &format!("spiking.synapses{b}"),
+                    &syn[lo..hi],
+                    BufferSpec::Input,
+                )?);
+            }
+            drop(tab);
+            let neuron_bind = neuron.bind(
+                &ctx,
+                &[
+                    &cfg, &pops, &coef, &ports, &pois, &stim, &v_m, &i_syn, &refr, &adapt, &ring,
+                    &ctl, &spk, &act, &rec, &trace,
+                ],
+            )?;
+            let deliver_bind = deliver.bind(
+                &ctx,
+                &[
+                    &cfg,
+                    &pops,
+                    &proj,
+                    &ctl,
+                    &spk,
+                    &rowptr,
+                    &ring,
+                    &syn_bufs[0],
+                    &syn_bufs[1],
+                    &syn_bufs[2],
+                    &syn_bufs[3],
+                ],
+            )?;
+            Ok(Self {
+                ctx,
+                neuron,
+                deliver,
+                neuron_bind,
+                deliver_bind,
+                cfg,
+                stim,
+                v_m,
+                ctl,
+                act,
+                rec,
+                trace,
+                n_total: s.n_total,
+                rec_cap: s.rec_cap,
+                syn_cap: syn_cap as u32,
+                has_stim,
+            })
+        }
+    }
+
+    impl SpikingEngine for GpuEngine {
+        fn run_chunk(&mut self, cfgs: &[NetConfig], stim: &[f32]) -> Result<()> {
+            let mut bytes = vec![0u8; UNIFORM_STRIDE as usize * cfgs.len()];
+            for (i, c) in cfgs.iter().enumerate() {
+                let o = i * UNIFORM_STRIDE as usize;
+                bytes[o..o + std::mem::size_of::<NetConfig>()]
+                    .copy_from_slice(bytemuck::bytes_of(c));
+            }
+            self.ctx.queue().write_buffer(&self.cfg, 0, &bytes);
+            if self.has_stim && !stim.is_empty() {
+                self.ctx.write(&self.stim, 0, stim);
+            }
+            // Spike-record counter.
+            self.ctx.write(&self.ctl, 32, &[0u32]);
+            let mut encoder =
+                self.ctx
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("spiking chunk"),
+                    });
+            encoder.clear_buffer(&self.act, 0, None);
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("spiking chunk"),
+                    timestamp_writes: None,
+                });
+                let grid = crate::kernels::dispatch_grid(
+                    u64::from(self.n_total),
+                    self.neuron.workgroup(),
+                    self.ctx.limits().max_compute_workgroups_per_dimension,
+                );
+                for (i, c) in cfgs.iter().enumerate() {
+                    let off = [(i as u64 * UNIFORM_STRIDE) as u32];
+                    self.neuron
+                        .dispatch_grid_with(&mut pass, &self.neuron_bind, &off, grid);
+                    self.deliver.dispatch_indirect_with(
+                        &mut pass,
+                        &self.deliver_bind,
+                        &off,
+                        &self.ctl,
+                        16 * u64::from(c.parity),
+                    );
+                }
+            }
+            self.ctx.queue().submit([encoder.finish()]);
+            Ok(())
+        }
+
+        fn activity(&mut self, len: usize) -> Result<Vec<u32>> {
+            self.ctx.read(&self.act, 0, len)
+        }
+
+        fn recorded_spikes(&mut self) -> Result<Vec<[u32; 2]>> {
+            let n: Vec<u32> = self.ctx.read(&self.ctl, 8, 1)?;
+            let n = n[0].min(self.rec_cap) as usize;
+            let flat: Vec<u32> = self.ctx.read(&self.rec, 0, 2 * n)?;
+            let mut v: Vec<[u32; 2]> = flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+            v.sort_unstable();
+            Ok(v)
+        }
+
+        fn trace(&mut self, len: usize) -> Result<Vec<f32>> {
+            self.ctx.read(&self.trace, 0, len)
+        }
+
+        fn voltages(&mut self) -> Result<Vec<f32>> {
+            self.ctx.read(&self.v_m, 0, self.n_total as usize)
+        }
+
+        fn syn_cap(&self) -> u32 {
+            self.syn_cap
+        }
+    }
+}

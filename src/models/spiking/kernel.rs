@@ -1,0 +1,523 @@
+//! The two kernels of the spiking-network engine, their shared structs, descriptors and CPU
+//! twins: `neuron_step` (shaders/neuron_step.wgsl) advances every neuron through a block of
+//! steps shorter than the smallest delay; `deliver_spikes` (shaders/deliver_spikes.wgsl)
+//! adds the block's spikes to the ring of per-projection spike counts of their targets.
+//!
+//! Counts are integers, so delivery order (atomics on the GPU, threads on the CPU) cannot
+//! change a result; weights multiply the counts inside `neuron_step` in a fixed order.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use bytemuck::{Pod, Zeroable};
+
+use super::params::{NeuronCoef, MAX_KERNELS};
+use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
+use crate::rng::{Purpose, Rng};
+
+/// Parameters of one block of steps. Keep in sync with `NetConfig` in
+/// shaders/shared/network.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct NetConfig {
+    /// Philox key, low word.
+    pub seed_lo: u32,
+    /// Philox key, high word.
+    pub seed_hi: u32,
+    /// Neurons per replica.
+    pub n_neurons: u32,
+    /// Neurons in all replicas.
+    pub n_total: u32,
+    /// Populations per replica.
+    pub n_pops: u32,
+    /// First step of the block.
+    pub step0: u32,
+    /// Steps in the block.
+    pub n_steps: u32,
+    /// First step of the chunk (row 0 of the chunk's recordings).
+    pub chunk_step0: u32,
+    /// Slots of the ring.
+    pub ring_len: u32,
+    /// Words per ring slot.
+    pub ring_row: u32,
+    /// Spike-list counter set of this block (0 or 1).
+    pub parity: u32,
+    /// Traced neurons.
+    pub n_trace: u32,
+    /// Trace interval in steps.
+    pub trace_every: u32,
+    /// Spike-list capacity (entries).
+    pub spk_cap: u32,
+    /// Spike-record capacity (entries).
+    pub rec_cap: u32,
+    /// Synapses per `syn*` binding.
+    pub syn_cap: u32,
+    /// Always 0 (the shader's `keep()` barrier).
+    pub zero: u32,
+    /// Replicas x populations.
+    pub n_rep_pops: u32,
+    /// Padding.
+    pub _pad: [u32; 2],
+}
+
+/// One population. Keep in sync with `PopInfo` in shaders/shared/network.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct PopInfo {
+    /// First neuron within a replica.
+    pub offset: u32,
+    /// Neurons.
+    pub size: u32,
+    /// First incoming port.
+    pub port0: u32,
+    /// Incoming ports (projections into this population).
+    pub n_ports: u32,
+    /// First Poisson input.
+    pub pois0: u32,
+    /// Poisson inputs.
+    pub n_pois: u32,
+    /// First outgoing projection.
+    pub out0: u32,
+    /// Outgoing projections.
+    pub n_out: u32,
+    /// Neurons (from 0, replica 0) whose spikes are recorded.
+    pub rec_spikes: u32,
+    /// Neurons (from 0, replica 0) whose V is traced.
+    pub trace_first: u32,
+    /// First trace column of this population.
+    pub trace_base: u32,
+    /// Padding.
+    pub _pad: u32,
+}
+
+/// An incoming projection as seen by its target: where its counts are and their weight.
+/// Keep in sync with `Port` in shaders/neuron_step.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Pod, Zeroable)]
+pub struct Port {
+    /// Offset of this projection's counts in a ring slot (`+ replica * size + local`).
+    pub base: u32,
+    /// Weight per spike (pA, or mV for iaf_psc_delta).
+    pub weight: f32,
+}
+
+/// A Poisson input. Keep in sync with `Pois` in shaders/neuron_step.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Pod, Zeroable)]
+pub struct Pois {
+    /// Mean input spikes per step.
+    pub lambda: f32,
+    /// Weight per input spike.
+    pub weight: f32,
+    /// RNG purpose word of this input.
+    pub purpose: u32,
+    /// Padding.
+    pub _pad: u32,
+}
+
+/// An outgoing projection as seen by its source. Keep in sync with `Proj` in
+/// shaders/deliver_spikes.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Proj {
+    /// Offset of the target port in a ring slot.
+    pub port_base: u32,
+    /// Target population size.
+    pub tgt_size: u32,
+    /// Delay in steps (>= the block length).
+    pub delay: u32,
+    /// First row of this projection in `rowptr` (`+ replica * src_size + local`).
+    pub row0: u32,
+}
+
+/// RNG purpose word of the `k`-th Poisson input of a network.
+pub fn poisson_purpose(k: usize) -> u32 {
+    Purpose::PoissonInput.word() + 256 * k as u32
+}
+
+/// `neuron_step`'s descriptor.
+pub static NEURON_DESC: KernelDesc = KernelDesc {
+    name: "neuron_step",
+    shader: "neuron_step.wgsl",
+    entry: "neuron_step",
+    workgroup_size: [64, 1, 1],
+    overrides: &["MODEL", "NK", "WG", "STIM", "TRACE"],
+    bindings: &[
+        Binding {
+            name: "cfg",
+            kind: BindingKind::UniformDynamic,
+            layout: Layout::Struct(std::mem::size_of::<NetConfig>()),
+        },
+        Binding {
+            name: "pops",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(std::mem::size_of::<PopInfo>()),
+        },
+        Binding {
+            name: "coef",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(std::mem::size_of::<NeuronCoef>()),
+        },
+        Binding {
+            name: "ports",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(std::mem::size_of::<Port>()),
+        },
+        Binding {
+            name: "pois",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(std::mem::size_of::<Pois>()),
+        },
+        Binding {
+            name: "stim",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "v_m",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "i_syn",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(8),
+        },
+        Binding {
+            name: "refr",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "adapt",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "ring",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "ctl",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "spk",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "act",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "rec",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "trace",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+    ],
+};
+
+/// `deliver_spikes`' descriptor.
+pub static DELIVER_DESC: KernelDesc = KernelDesc {
+    name: "deliver_spikes",
+    shader: "deliver_spikes.wgsl",
+    entry: "deliver_spikes",
+    workgroup_size: [64, 1, 1],
+    overrides: &["WG", "NSYN"],
+    bindings: &[
+        Binding {
+            name: "cfg",
+            kind: BindingKind::UniformDynamic,
+            layout: Layout::Struct(std::mem::size_of::<NetConfig>()),
+        },
+        Binding {
+            name: "pops",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(std::mem::size_of::<PopInfo>()),
+        },
+        Binding {
+            name: "proj",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(std::mem::size_of::<Proj>()),
+        },
+        Binding {
+            name: "ctl",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "spk",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "rowptr",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "ring",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn0",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn1",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn2",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn3",
+            kind: BindingKind::StorageRead,
+            layout: Layout::Array(4),
+        },
+    ],
+};
+
+/// State of one neuron on the CPU path (the shader keeps the same values in separate arrays).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NeuronState {
+    /// Membrane potential (iaf: relative to E_L).
+    pub v: f32,
+    /// Excitatory and inhibitory synaptic currents, pA.
+    pub i_syn: [f32; 2],
+    /// Refractory steps left.
+    pub refr: u32,
+    /// Spike-triggered current elements, pA.
+    pub stc: [f32; MAX_KERNELS],
+    /// Threshold elements, mV.
+    pub sfa: [f32; MAX_KERNELS],
+}
+
+/// The read-only tables of a network.
+#[derive(Debug, Clone, Copy)]
+pub struct NetTables<'a> {
+    /// Populations.
+    pub pops: &'a [PopInfo],
+    /// Coefficients per population.
+    pub coef: &'a [NeuronCoef],
+    /// Incoming ports.
+    pub ports: &'a [Port],
+    /// Poisson inputs.
+    pub pois: &'a [Pois],
+    /// Step currents of the chunk, `[(t - chunk_step0) * n_pops + p]` (empty: none).
+    pub stim: &'a [f32],
+    /// Outgoing projections.
+    pub proj: &'a [Proj],
+    /// CSR row starts.
+    pub rowptr: &'a [u32],
+    /// Targets (local index in the target population), all projections.
+    pub syn: &'a [u32],
+}
+
+/// What one call of the CPU `neuron_step` produced besides state.
+#[derive(Debug, Default)]
+pub struct StepOut {
+    /// (neuron, step) of every spike.
+    pub spikes: Vec<[u32; 2]>,
+    /// (step, neuron) of recorded spikes.
+    pub rec: Vec<[u32; 2]>,
+    /// (trace index, V).
+    pub trace: Vec<(usize, f32)>,
+}
+
+/// `-expm1(-x)` as the shader computes it.
+fn spike_probability(x: f32) -> f32 {
+    if x < 1e-3 {
+        return x - (0.5 * x) * x;
+    }
+    1.0 - crate::math::exp(-x)
+}
+
+const HAZARD_CLAMP: f32 = 60.0;
+
+/// CPU twin of `neuron_step` for neurons `g0 .. g0 + states.len()`: `model` and `nk` are the
+/// shader's overrides. `ring` and `act` are shared between threads (each neuron touches only
+/// its own ring words; activity counts add up).
+#[allow(clippy::too_many_arguments)]
+pub fn neuron_step(
+    cfg: &NetConfig,
+    tab: &NetTables<'_>,
+    model: u32,
+    nk: usize,
+    g0: usize,
+    states: &mut [NeuronState],
+    ring: &[AtomicU32],
+    act: &[AtomicU32],
+    out: &mut StepOut,
+) {
+    let seed = u64::from(cfg.seed_lo) | (u64::from(cfg.seed_hi) << 32);
+    for (k, st) in states.iter_mut().enumerate() {
+        let g = (g0 + k) as u32;
+        let r = g / cfg.n_neurons;
+        let i = g - r * cfg.n_neurons;
+        let p = (1..cfg.n_pops as usize)
+            .rev()
+            .find(|&q| i >= tab.pops[q].offset)
+            .unwrap_or(0);
+        let pop = tab.pops[p];
+        let c = &tab.coef[p];
+        let local = i - pop.offset;
+        let mut v = st.v;
+        let mut cur = st.i_syn;
+        let mut rc = st.refr;
+        for s in 0..cfg.n_steps {
+            let t = cfg.step0 + s;
+            let slot = t % cfg.ring_len;
+            let mut in_ex = 0f32;
+            let mut in_in = 0f32;
+            for port in &tab.ports[pop.port0 as usize..(pop.port0 + pop.n_ports) as usize] {
+                let idx = (slot * cfg.ring_row + port.base + r * pop.size + local) as usize;
+                let n = ring[idx].load(Relaxed);
+                if n != 0 {
+                    ring[idx].store(0, Relaxed);
+                    let w = port.weight * n as f32;
+                    if w >= 0.0 {
+                        in_ex += w;
+                    } else {
+                        in_in += w;
+                    }
+                }
+            }
+            for ps in &tab.pois[pop.pois0 as usize..(pop.pois0 + pop.n_pois) as usize] {
+                let n = Rng::new(seed, g, t, ps.purpose).poisson(ps.lambda);
+                if n != 0 {
+                    let w = ps.weight * n as f32;
+                    if w >= 0.0 {
+                        in_ex += w;
+                    } else {
+                        in_in += w;
+                    }
+                }
+            }
+            let i_stim = if tab.stim.is_empty() {
+                0.0
+            } else {
+                tab.stim[((t - cfg.chunk_step0) * cfg.n_pops) as usize + p]
+            };
+            let mut spiked = false;
+            match model {
+                0 => {
+                    if rc == 0 {
+                        v = (c.p_vi * (i_stim + c.i_e) + c.p_vv * v) + (in_ex + in_in);
+                        v = v.max(c.v_min);
+                    } else {
+                        rc -= 1;
+                    }
+                    if v >= c.v_th {
+                        rc = c.refr_steps;
+                        v = c.v_reset;
+                        spiked = true;
+                    }
+                }
+                1 => {
+                    if rc == 0 {
+                        v = ((v * c.p_vv + cur[0] * c.p21_ex) + cur[1] * c.p21_in)
+                            + (c.i_e + i_stim) * c.p_vi;
+                    } else {
+                        rc -= 1;
+                    }
+                    cur = [cur[0] * c.p11_ex + in_ex, cur[1] * c.p11_in + in_in];
+                    if v >= c.v_th {
+                        rc = c.refr_steps;
+                        v = c.v_reset;
+                        spiked = true;
+                    }
+                }
+                _ => {
+                    let mut stc_sum = 0f32;
+                    let mut theta = c.v_t_star;
+                    for k in 0..nk {
+                        stc_sum += st.stc[k];
+                        st.stc[k] *= c.p_stc[k];
+                        theta += st.sfa[k];
+                        st.sfa[k] *= c.p_sfa[k];
+                    }
+                    cur = [cur[0] * c.p11_ex + in_ex, cur[1] * c.p11_in + in_in];
+                    if rc == 0 {
+                        let drive = (i_stim + c.i_e) - stc_sum;
+                        v = (((c.p_vi * drive + c.p_vv * v) + c.p_vl) + cur[0] * c.p21_ex)
+                            + cur[1] * c.p21_in;
+                        let e = ((v - theta) * c.inv_delta_v).min(HAZARD_CLAMP);
+                        let x = c.lambda_h * crate::math::exp(e);
+                        let mut rng = Rng::new(seed, g, t, Purpose::Spike.word());
+                        if x > 0.0 && rng.uniform0() < spike_probability(x) {
+                            for k in 0..nk {
+                                st.stc[k] += c.q_stc[k];
+                                st.sfa[k] += c.q_sfa[k];
+                            }
+                            rc = c.refr_steps;
+                            spiked = true;
+                        }
+                    } else {
+                        rc -= 1;
+                        v = c.v_reset;
+                    }
+                }
+            }
+            if spiked {
+                out.spikes.push([g, t]);
+                act[((t - cfg.chunk_step0) * cfg.n_rep_pops + r * cfg.n_pops) as usize + p]
+                    .fetch_add(1, Relaxed);
+                if r == 0 && local < pop.rec_spikes {
+                    out.rec.push([t, i]);
+                }
+            }
+            if cfg.n_trace > 0 && r == 0 && local < pop.trace_first && t % cfg.trace_every == 0 {
+                let row = ((t - cfg.chunk_step0) / cfg.trace_every) as usize;
+                out.trace.push((
+                    row * cfg.n_trace as usize + (pop.trace_base + local) as usize,
+                    v,
+                ));
+            }
+        }
+        st.v = v;
+        st.i_syn = cur;
+        st.refr = rc;
+    }
+}
+
+/// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes.
+pub fn deliver_spikes(
+    cfg: &NetConfig,
+    tab: &NetTables<'_>,
+    spikes: &[[u32; 2]],
+    ring: &[AtomicU32],
+) {
+    for &[g, t] in spikes {
+        let r = g / cfg.n_neurons;
+        let i = g - r * cfg.n_neurons;
+        let p = (1..cfg.n_pops as usize)
+            .rev()
+            .find(|&q| i >= tab.pops[q].offset)
+            .unwrap_or(0);
+        let pop = tab.pops[p];
+        let local = i - pop.offset;
+        for pr in &tab.proj[pop.out0 as usize..(pop.out0 + pop.n_out) as usize] {
+            let slot = (t + pr.delay) % cfg.ring_len;
+            let row = (pr.row0 + r * pop.size + local) as usize;
+            let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
+            let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
+            for &j in &tab.syn[lo..hi] {
+                ring[(base + j) as usize].fetch_add(1, Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The run loop of a spiking network: connectivity, engine, chunks of blocks, recordings
+//! (population activity, spike times, V_m traces), window statistics, spectra and plots.
+
+use std::time::Instant;
+
+use super::engine::{CpuEngine, EngineSetup, OwnedTables, SpikingEngine};
+use super::kernel::NetConfig;
+use super::network::SpikingNetwork;
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::output::plot::{LinePlot, Series};
+use crate::output::{ArrayInfo, Data, Dtype, Recorder};
+use crate::progress::Progress;
+
+/// What a run reports.
+#[derive(Debug, Clone)]
+pub struct SpikingReport {
+    /// Replicas.
+    pub replicas: u64,
+    /// Steps.
+    pub steps: u64,
+    /// Model facts for `meta.json`.
+    pub meta: serde_json::Value,
+    /// Seconds spent building the connectivity and uploading it.
+    pub connect_s: f64,
+    /// Seconds spent simulating (chunks and recordings).
+    pub simulate_s: f64,
+    /// Synapses over all replicas.
+    pub synapses: u64,
+}
+
+/// Steps per chunk: a multiple of the block and the trace interval, about 1000 steps, less
+/// when the recordings of a chunk would exceed 32 MiB.
+fn chunk_steps(net: &SpikingNetwork) -> u64 {
+    let unit = u64::from(net.block) * u64::from(net.record.trace_every);
+    let per_step_bytes = (u64::from(net.replicas) * net.pops() as u64
+        + u64::from(net.n_trace()) / u64::from(net.record.trace_every).max(1))
+        * 4;
+    let by_mem = (32 << 20) / per_step_bytes.max(1);
+    let want = 1000u64.min(by_mem).max(unit);
+    (want / unit).max(1) * unit
+}
+
+/// Runs `net` on `backend`, recording into `rec`.
+pub fn run(
+    net: &SpikingNetwork,
+    backend: &Backend,
+    rec: &mut dyn Recorder,
+    progress: &Progress,
+) -> Result<SpikingReport> {
+    let t0 = Instant::now();
+    let conn = net.connect()?;
+    let synapses = conn.syn.len() as u64;
+    let (pops, ports, pois, proj) = net.tables(&conn);
+    let chunk = chunk_steps(net);
+    let np = net.pops() as u64;
+    let n_rep_pops = u64::from(net.replicas) * np;
+    let n_trace = net.n_trace();
+    let every = u64::from(net.record.trace_every);
+    let rec_neurons: u64 = net.record.spikes.iter().map(|&k| u64::from(k)).sum();
+    let refr1 = u64::from(net.min_refractory_steps()) + 1;
+    let setup = EngineSetup {
+        model: net.model.code(),
+        nk: net.nk,
+        n_total: net.n_total(),
+        v_init: net.coef.iter().map(|c| c.v_init).collect(),
+        ring_words: u64::from(net.ring_len) * u64::from(net.ring_row()),
+        act_words: chunk * n_rep_pops,
+        spk_cap: net.spike_capacity().min(u64::from(u32::MAX / 2)) as u32,
+        rec_cap: (rec_neurons * chunk.div_ceil(refr1)).min(u64::from(u32::MAX / 2)) as u32,
+        trace_words: if n_trace > 0 {
+            chunk / every * u64::from(n_trace)
+        } else {
+            0
+        },
+        stim_words: if net.stimuli.is_empty() {
+            0
+        } else {
+            chunk * np
+        },
+        max_blocks: chunk.div_ceil(u64::from(net.block)) as usize,
+    };
+    let tab = OwnedTables {
+        pops,
+        coef: net.coef.clone(),
+        ports,
+        pois,
+        proj,
+        conn,
+    };
+    let mut engine: Box<dyn SpikingEngine> = match backend {
+        Backend::Cpu => Box::new(CpuEngine::new(setup.clone(), tab)),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => Box::new(super::engine::GpuEngine::new(ctx.clone(), &setup, tab)?),
+    };
+    let connect_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let out = drive(net, engine.as_mut(), &setup, chunk, rec, progress)?;
+    let simulate_s = t1.elapsed().as_secs_f64();
+    let meta = serde_json::json!({
+        "model": net.model.name(),
+        "populations": net.names,
+        "sizes": net.sizes,
+        "params": net.params,
+        "replicas": net.replicas,
+        "synapses": synapses,
+        "block_steps": net.block,
+        "projections": net.projections.iter().map(|p| serde_json::json!({
+            "source": net.names[p.src], "target": net.names[p.tgt], "delay_steps": p.delay,
+            "weight": p.weight, "weight_unit": net.model.weight_unit(),
+            "rule": format!("{:?}", p.conn.rule), "indegree": p.conn.indegree, "p": p.conn.p,
+            "autapses": p.conn.autapses, "multapses": p.conn.multapses,
+        })).collect::<Vec<_>>(),
+        "timings_s": {"connect": connect_s, "simulate": simulate_s},
+        "mean_rates_hz": out,
+        "conventions": {
+            "update": "NEST 3.10's update order for each model (MODELS.md sections 2c and 4)",
+            "stimulus": "a step current switching at step k acts from step k + 1 on, as NEST's I_stim",
+            "random_numbers": "GIF spike of neuron g at step k: uniform [0,1) from the Philox stream (seed; g, k, 2); Poisson input j: (seed; g, k, 4 + 256 j); connectivity of projection m: (seed; target or source neuron, m, 3)",
+            "hazard_clamp": "(V - theta)/Delta_V is clamped at 60 (spike probability already 1)",
+            "refractory_input": "iaf_psc_delta drops input arriving while refractory (NEST's default)",
+            "precision": "f32 state on both paths, propagators from f64",
+        },
+    });
+    Ok(SpikingReport {
+        replicas: u64::from(net.replicas),
+        steps: net.steps,
+        meta,
+        connect_s,
+        simulate_s,
+        synapses,
+    })
+}
+
+/// Runs every chunk and writes the recordings; returns mean rates (Hz) per population over
+/// all replicas and the whole run.
+fn drive(
+    net: &SpikingNetwork,
+    engine: &mut dyn SpikingEngine,
+    setup: &EngineSetup,
+    chunk: u64,
+    rec: &mut dyn Recorder,
+    progress: &Progress,
+) -> Result<Vec<f64>> {
+    let np = net.pops();
+    let reps = net.replicas as usize;
+    let n_rep_pops = reps * np;
+    let bs = net.record.activity.bin_steps;
+    let bins = net.bins();
+    let bin_ms = bs as f64 * net.dt;
+    let every = u64::from(net.record.trace_every);
+    let n_trace = net.n_trace() as usize;
+    let seed = crate::rng::seed_key(net.seed);
+    let offsets = net.offsets();
+
+    // Traces stream chunk by chunk.
+    let samples = net.steps.div_ceil(every);
+    let trace_ids = if n_trace > 0 {
+        let t: Vec<f64> = (0..samples).map(|k| (k * every) as f64 * net.dt).collect();
+        rec.whole(
+            ArrayInfo::new(
+                "V_m_t",
+                vec![samples],
+                Dtype::F64,
+                "time of each V_m sample, ms (the value after the step's update)",
+            ),
+            Data::F64(&t),
+        )?;
+        let mut ids = Vec::new();
+        for (p, &k) in net.record.traces.iter().enumerate() {
+            if k == 0 {
+                continue;
+            }
+            let id = rec.array(ArrayInfo::new(
+                format!("V_m_{}", net.names[p]),
+                vec![samples, u64::from(k)],
+                Dtype::F32,
+                format!("membrane potential V_m (mV) of neurons 0..{k} of {}, replica 0, every {every} steps, shape [sample, neuron]", net.names[p]),
+            ))?;
+            ids.push((p, id));
+        }
+        ids
+    } else {
+        Vec::new()
+    };
+    let mut kept_trace: Vec<Vec<f32>> = vec![Vec::new(); np];
+    let mut counts = vec![0u32; bins as usize * n_rep_pops];
+    let mut total_spikes = vec![0u64; np];
+    let mut spikes: Vec<Vec<[u32; 2]>> = vec![Vec::new(); np];
+
+    let mut k = 0u64;
+    let mut parity = 0u32;
+    while k < net.steps {
+        let n = chunk.min(net.steps - k);
+        let mut cfgs = Vec::new();
+        let mut s = 0u64;
+        while s < n {
+            let m = u64::from(net.block).min(n - s);
+            cfgs.push(NetConfig {
+                seed_lo: seed[0],
+                seed_hi: seed[1],
+                n_neurons: net.n_neurons,
+                n_total: net.n_total(),
+                n_pops: np as u32,
+                step0: (k + s) as u32,
+                n_steps: m as u32,
+                chunk_step0: k as u32,
+                ring_len: net.ring_len,
+                ring_row: net.ring_row(),
+                parity,
+                n_trace: n_trace as u32,
+                trace_every: every as u32,
+                spk_cap: setup.spk_cap,
+                rec_cap: setup.rec_cap,
+                syn_cap: engine.syn_cap(),
+                zero: 0,
+                n_rep_pops: n_rep_pops as u32,
+                _pad: [0; 2],
+            });
+            parity ^= 1;
+            s += m;
+        }
+        engine.run_chunk(&cfgs, &net.stim_table(k, n))?;
+        let act = engine.activity(n as usize * n_rep_pops)?;
+        for (j, row) in act.chunks_exact(n_rep_pops).enumerate() {
+            let b = (k + j as u64) / bs;
+            if b >= bins {
+                break;
+            }
+            let dst = &mut counts[b as usize * n_rep_pops..(b as usize + 1) * n_rep_pops];
+            for (d, &c) in dst.iter_mut().zip(row) {
+                *d += c;
+            }
+        }
+        for row in act.chunks_exact(n_rep_pops) {
+            for (i, &c) in row.iter().enumerate() {
+                total_spikes[i % np] += u64::from(c);
+            }
+        }
+        for [t, i] in engine.recorded_spikes()? {
+            let p = offsets.iter().rposition(|&o| i >= o).unwrap_or(0);
+            spikes[p].push([t, i - offsets[p]]);
+        }
+        if n_trace > 0 {
+            let rows = n.div_ceil(every) as usize;
+            let data = engine.trace(rows * n_trace)?;
+            let mut base = 0usize;
+            for (p, &kk) in net.record.traces.iter().enumerate() {
+                let kk = kk as usize;
+                if kk == 0 {
+                    continue;
+                }
+                let e_l = if net.model == super::params::NeuronModel::GifPscExp {
+                    0.0
+                } else {
+                    net.coef[p].e_l
+                };
+                let mut col = Vec::with_capacity(rows * kk);
+                for r in 0..rows {
+                    for c in 0..kk {
+                        col.push(data[r * n_trace + base + c] + e_l);
+                    }
+                }
+                if let Some((_, id)) = trace_ids.iter().find(|(q, _)| *q == p) {
+                    rec.write(*id, Data::F32(&col))?;
+                }
+                if kept_trace[p].len() < 200_000 {
+                    kept_trace[p].extend_from_slice(&col);
+                }
+                base += kk;
+            }
+        }
+        progress.inc(n * u64::from(net.replicas));
+        k += n;
+    }
+    for (_, id) in &trace_ids {
+        rec.close(*id)?;
+    }
+
+    // Spike times.
+    for (p, list) in spikes.iter().enumerate() {
+        if net.record.spikes[p] == 0 {
+            continue;
+        }
+        let times: Vec<f64> = list.iter().map(|s| f64::from(s[0] + 1) * net.dt).collect();
+        let senders: Vec<u32> = list.iter().map(|s| s[1]).collect();
+        rec.whole(
+            ArrayInfo::new(format!("spikes_{}_times", net.names[p]), vec![times.len() as u64], Dtype::F64,
+                format!("spike times (ms; NEST's convention: the end of the step) of neurons 0..{} of {}, replica 0, sorted", net.record.spikes[p], net.names[p])),
+            Data::F64(&times),
+        )?;
+        rec.whole(
+            ArrayInfo::new(
+                format!("spikes_{}_senders", net.names[p]),
+                vec![senders.len() as u64],
+                Dtype::U32,
+                format!(
+                    "neuron index (within {}) of each spike in spikes_{}_times",
+                    net.names[p], net.names[p]
+                ),
+            ),
+            Data::U32(&senders),
+        )?;
+    }
+
+    // Activity, window statistics, spectra.
+    let k_rec = (net.record.activity.replicas as usize).min(reps);
+    let wins = &net.record.activity.windows;
+    let win_table: Vec<f64> = wins
+        .iter()
+        .flat_map(|w| [w.lo as f64 * bin_ms, w.hi as f64 * bin_ms])
+        .collect();
+    rec.whole(
+        ArrayInfo::new(
+            "windows",
+            vec![wins.len() as u64, 2],
+            Dtype::F64,
+            "summary windows [start, end) in ms, whole bins",
+        ),
+        Data::F64(&win_table),
+    )?;
+    let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
+    rec.whole(
+        ArrayInfo::new(
+            "activity_t",
+            vec![bins],
+            Dtype::F64,
+            "start time of each activity bin, ms",
+        ),
+        Data::F64(&times),
+    )?;
+    let a_of = |b: usize, r: usize, p: usize| -> f64 {
+        f64::from(counts[b * n_rep_pops + r * np + p]) * 1000.0 / (f64::from(net.sizes[p]) * bin_ms)
+    };
+    let mut kept: Vec<Vec<Vec<f64>>> = Vec::new();
+    for p in 0..np {
+        let mut series = vec![Vec::with_capacity(bins as usize); k_rec];
+        let mut flat = Vec::with_capacity(bins as usize * k_rec);
+        for b in 0..bins as usize {
+            for (r, s) in series.iter_mut().enumerate() {
+                let a = a_of(b, r, p);
+                flat.push(a as f32);
+                s.push(a);
+            }
+        }
+        if k_rec > 0 {
+            rec.whole(
+                ArrayInfo::new(format!("activity_{}", net.names[p]), vec![bins, k_rec as u64], Dtype::F32,
+                    format!("population activity A_N = spikes / (N bin) of {} in Hz, bins of {bin_ms} ms, shape [bin, replica] for replicas 0..{k_rec}", net.names[p])),
+                Data::F32(&flat),
+            )?;
+        }
+        let mut means = Vec::new();
+        let mut vars = Vec::new();
+        for r in 0..reps {
+            for w in wins {
+                let xs: Vec<f64> = (w.lo..w.hi.min(bins))
+                    .map(|b| a_of(b as usize, r, p))
+                    .collect();
+                let n = xs.len().max(1) as f64;
+                let m = xs.iter().sum::<f64>() / n;
+                let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0).max(1.0);
+                means.push(m);
+                vars.push(v);
+            }
+        }
+        rec.whole(
+            ArrayInfo::new(format!("summary_{}_mean", net.names[p]), vec![1, reps as u64, wins.len() as u64], Dtype::F64,
+                format!("mean of A_N of {} in each window, Hz, shape [combination, replica copy, window]", net.names[p])),
+            Data::F64(&means),
+        )?;
+        rec.whole(
+            ArrayInfo::new(format!("summary_{}_var", net.names[p]), vec![1, reps as u64, wins.len() as u64], Dtype::F64,
+                format!("variance of A_N of {} over the {bin_ms} ms bins of each window, Hz^2, shape [combination, replica copy, window]", net.names[p])),
+            Data::F64(&vars),
+        )?;
+        kept.push(series);
+    }
+    let mut spectra = Vec::new();
+    let from = wins.first().map_or(0, |w| w.lo as usize);
+    let seg = 1024
+        .min((bins as usize).saturating_sub(from).next_power_of_two() / 2)
+        .max(4);
+    for (p, series) in kept.iter().enumerate() {
+        let mut acc: Option<(Vec<f64>, Vec<f64>)> = None;
+        for x in series {
+            let (f, pw) = crate::stats::welch(&x[from.min(x.len())..], bin_ms / 1000.0, seg);
+            if f.is_empty() {
+                continue;
+            }
+            acc = Some(match acc {
+                None => (f, pw),
+                Some((f0, mut a)) => {
+                    a.iter_mut().zip(&pw).for_each(|(x, y)| *x += y);
+                    (f0, a)
+                }
+            });
+        }
+        if let Some((f, mut pw)) = acc {
+            pw.iter_mut().for_each(|v| *v /= series.len() as f64);
+            let table: Vec<f64> = f.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
+            rec.whole(
+                ArrayInfo::new(format!("spectrum_{}", net.names[p]), vec![f.len() as u64, 2], Dtype::F64,
+                    format!("power spectral density of A_N of {} (Welch, {seg}-bin Hann segments, mean over the recorded replicas): columns frequency (Hz), density (Hz^2/Hz)", net.names[p])),
+                Data::F64(&table),
+            )?;
+            spectra.push((p, f, pw));
+        }
+    }
+    if net.record.plots {
+        if let Some(dir) = rec.plot_dir() {
+            plots(
+                net,
+                &dir,
+                rec,
+                &kept,
+                &times,
+                &spikes,
+                &kept_trace,
+                &spectra,
+            )?;
+        }
+    }
+    let t_s = net.steps as f64 * net.dt / 1000.0;
+    Ok(total_spikes
+        .iter()
+        .enumerate()
+        .map(|(p, &s)| s as f64 / (f64::from(net.sizes[p]) * f64::from(net.replicas) * t_s))
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plots(
+    net: &SpikingNetwork,
+    dir: &std::path::Path,
+    rec: &mut dyn Recorder,
+    kept: &[Vec<Vec<f64>>],
+    times: &[f64],
+    spikes: &[Vec<[u32; 2]>],
+    traces: &[Vec<f32>],
+    spectra: &[(usize, Vec<f64>, Vec<f64>)],
+) -> Result<()> {
+    let bin_ms = net.record.activity.bin_steps as f64 * net.dt;
+    if kept.iter().all(|s| !s.is_empty()) {
+        let series = kept
+            .iter()
+            .enumerate()
+            .map(|(p, s)| {
+                let mut s = Series::new(
+                    net.names[p].clone(),
+                    times.iter().copied().zip(s[0].iter().copied()).collect(),
+                    p,
+                );
+                s.width = 1;
+                s
+            })
+            .collect();
+        LinePlot {
+            title: format!("population activity A_N, replica 0 (bins of {bin_ms} ms)"),
+            x_label: "t (ms)".into(),
+            y_label: "A_N (Hz)".into(),
+            series,
+            ..Default::default()
+        }
+        .save(&dir.join("activity.png"))?;
+        rec.plot_written(
+            "activity.png",
+            "population activity A_N of every population against time, replica 0",
+        );
+    }
+    if spikes.iter().any(|s| !s.is_empty()) {
+        // Raster: one dot per spike, populations stacked.
+        let mut base = 0u32;
+        let mut series = Vec::new();
+        for (p, list) in spikes.iter().enumerate() {
+            if net.record.spikes[p] == 0 {
+                continue;
+            }
+            let pts = list
+                .iter()
+                .map(|s| (f64::from(s[0] + 1) * net.dt, f64::from(base + s[1])))
+                .collect();
+            let mut s = Series::new(net.names[p].clone(), pts, p);
+            s.dots = true;
+            series.push(s);
+            base += net.record.spikes[p];
+        }
+        LinePlot {
+            title: "spike raster, replica 0".into(),
+            x_label: "t (ms)".into(),
+            y_label: "neuron".into(),
+            series,
+            ..Default::default()
+        }
+        .save(&dir.join("raster.png"))?;
+        rec.plot_written(
+            "raster.png",
+            "spike times of the recorded neurons, populations stacked",
+        );
+    }
+    if traces.iter().any(|t| !t.is_empty()) {
+        let every = f64::from(net.record.trace_every) * net.dt;
+        let mut series = Vec::new();
+        for (p, t) in traces.iter().enumerate() {
+            let k = net.record.traces[p] as usize;
+            if k == 0 || t.is_empty() {
+                continue;
+            }
+            for c in 0..k.min(5) {
+                let pts = t
+                    .chunks_exact(k)
+                    .enumerate()
+                    .map(|(i, row)| (i as f64 * every, f64::from(row[c])))
+                    .collect();
+                let mut s = Series::new(format!("{} {c}", net.names[p]), pts, p * 5 + c);
+                s.width = 1;
+                series.push(s);
+            }
+        }
+        LinePlot {
+            title: "membrane potential, replica 0".into(),
+            x_label: "t (ms)".into(),
+            y_label: "V_m (mV)".into(),
+            series,
+            ..Default::default()
+        }
+        .save(&dir.join("V_m.png"))?;
+        rec.plot_written(
+            "V_m.png",
+            "membrane potential of up to 5 traced neurons per population",
+        );
+    }
+    if !spectra.is_empty() {
+        let series = spectra
+            .iter()
+            .map(|(p, f, pw)| {
+                Series::new(
+                    net.names[*p].clone(),
+                    f.iter().zip(pw).skip(1).map(|(a, b)| (*a, *b)).collect(),
+                    *p,
+                )
+            })
+            .collect();
+        LinePlot {
+            title: "power spectrum of A_N".into(),
+            x_label: "f (Hz)".into(),
+            y_label: "PSD (Hz^2/Hz)".into(),
+            series,
+            ..Default::default()
+        }
+        .save(&dir.join("spectrum.png"))?;
+        rec.plot_written(
+            "spectrum.png",
+            "power spectral density of A_N per population",
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! Spiking networks: GPU-vs-CPU parity, single neurons against NEST and analytic numbers,
+//! the seed network against NEST 3.10, and bad input.
+
+mod common;
+
+use common::{build_err, example, gpu, values};
+use neuropop::backend::Backend;
+use neuropop::models::levels::{at_level, Level};
+use neuropop::models::spiking::params::{GifParams, NeuronModel, NeuronParams};
+use neuropop::output::MemoryRecorder;
+use neuropop::progress::Progress;
+use neuropop::run::Model;
+use neuropop::spec::Spec;
+
+fn run_spec(spec: &Spec, backend: &Backend) -> MemoryRecorder {
+    let model = Model::build(spec).expect("model");
+    let mut rec = MemoryRecorder::new();
+    model
+        .run(backend, &mut rec, &Progress::hidden())
+        .expect("run");
+    rec
+}
+
+/// The seed network (examples/brunel_gif.toml) at the microscopic level.
+fn seed_micro(replicas: u32, t_end: f64, record: &str) -> Spec {
+    let text = example("brunel_gif.toml")
+        .replace("replicas = 10", &format!("replicas = {replicas}"))
+        .replace(
+            "activity_replicas = 10",
+            &format!("activity_replicas = {replicas}"),
+        )
+        .replace("t_end = 2000.0", &format!("t_end = {t_end}"))
+        .replace(
+            "windows = [[500.0, 1500.0], [1600.0, 2000.0]]",
+            &format!("windows = [[0.0, {t_end}]]\n{record}"),
+        );
+    let spec = Spec::parse(&text, "brunel_gif.toml").expect("spec");
+    at_level(&spec, Level::Micro).expect("micro").0
+}
+
+fn assert_same(g: &MemoryRecorder, c: &MemoryRecorder, name: &str) -> usize {
+    let (a, b) = (values(g, name), values(c, name));
+    assert_eq!(a.len(), b.len(), "{name}: lengths");
+    let first = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x.to_bits() != y.to_bits());
+    assert_eq!(first, None, "{name}: first difference at {first:?}");
+    a.len()
+}
+
+#[test]
+fn gif_psc_exp_gpu_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    // All 1000 neurons' spikes and 5 voltage traces, 2 replicas, the full 2000 ms with the
+    // step at 1500 ms. Tolerance: none (identical spike trains, bit-identical voltages).
+    let spec = seed_micro(
+        2,
+        2000.0,
+        "spikes = [{ population = \"E\", first = 800 }, { population = \"I\", first = 200 }]\ntraces = [{ population = \"E\", variable = \"V_m\", first = 5 }]",
+    );
+    let g = run_spec(&spec, &Backend::Gpu(ctx));
+    let c = run_spec(&spec, &Backend::Cpu);
+    let n = assert_same(&g, &c, "spikes_E_times");
+    assert!(n > 800 * 2 * 6, "too few E spikes: {n}");
+    assert_same(&g, &c, "spikes_E_senders");
+    assert_same(&g, &c, "spikes_I_times");
+    assert_same(&g, &c, "activity_E");
+    assert_same(&g, &c, "activity_I");
+    assert_same(&g, &c, "V_m_E");
+}
+
+const LIF_NET: &str = r#"
+[simulation]
+dt = 0.1
+t_end = 300.0
+seed = 5
+replicas = 2
+
+[[population]]
+name = "E"
+model = "iaf_psc_exp"
+size = 800
+params = { E_L = 0.0, V_reset = 10.0, V_th = 20.0, tau_m = 20.0, C_m = 250.0, t_ref = 2.0, tau_syn_ex = 0.5, tau_syn_in = 0.5, V_m = 5.0 }
+
+[[population]]
+name = "I"
+model = "iaf_psc_exp"
+size = 200
+params = { E_L = 0.0, V_reset = 10.0, V_th = 20.0, tau_m = 20.0, C_m = 250.0, t_ref = 2.0, tau_syn_ex = 0.5, tau_syn_in = 0.5 }
+
+[[projection]]
+source = "E"
+target = "E"
+rule = "pairwise_bernoulli"
+p = 0.1
+weight = 40.0
+delay = 1.5
+
+[[projection]]
+source = "I"
+target = "E"
+rule = "fixed_indegree"
+indegree = 20
+weight = -200.0
+delay = 1.5
+
+[[projection]]
+source = "E"
+target = "I"
+rule = "all_to_all"
+weight = 5.0
+delay = 2.0
+
+[[projection]]
+source = "I"
+target = "I"
+rule = "fixed_indegree"
+indegree = 20
+autapses = false
+multapses = false
+weight = -200.0
+delay = 1.5
+
+[[stimulus]]
+kind = "poisson"
+target = "E"
+rate = 12000.0
+weight = 40.0
+
+[[stimulus]]
+kind = "poisson"
+target = "I"
+rate = 12000.0
+weight = 40.0
+
+[[stimulus]]
+kind = "step_current"
+target = "E"
+times = [100.0, 200.0]
+amplitudes = [50.0, 0.0]
+
+[record]
+activity_bin = 1.0
+activity_replicas = 2
+spikes = [{ population = "E", first = 800 }, { population = "I", first = 200 }]
+traces = [{ population = "I", variable = "V_m", first = 3, every = 2 }]
+"#;
+
+#[test]
+fn iaf_psc_exp_gpu_matches_cpu() {
+    let Some(ctx) = gpu() else { return };
+    let spec = Spec::parse(LIF_NET, "lif.toml").expect("spec");
+    let g = run_spec(&spec, &Backend::Gpu(ctx.clone()));
+    let c = run_spec(&spec, &Backend::Cpu);
+    let n = assert_same(&g, &c, "spikes_E_times");
+    assert!(n > 1000, "too few spikes: {n}");
+    assert_same(&g, &c, "spikes_E_senders");
+    assert_same(&g, &c, "spikes_I_senders");
+    assert_same(&g, &c, "activity_E");
+    assert_same(&g, &c, "V_m_I");
+    // The same network with delta synapses.
+    let delta = LIF_NET
+        .replace("iaf_psc_exp", "iaf_psc_delta")
+        .replace(", tau_syn_ex = 0.5, tau_syn_in = 0.5", "")
+        .replace("weight = 40.0", "weight = 0.1")
+        .replace("weight = -200.0", "weight = -0.5")
+        .replace("weight = 5.0", "weight = 0.02")
+        .replace("amplitudes = [50.0, 0.0]", "amplitudes = [100.0, 0.0]");
+    let spec = Spec::parse(&delta, "delta.toml").expect("spec");
+    let g = run_spec(&spec, &Backend::Gpu(ctx));
+    let c = run_spec(&spec, &Backend::Cpu);
+    let n = assert_same(&g, &c, "spikes_E_times");
+    assert!(n > 1000, "too few spikes: {n}");
+    assert_same(&g, &c, "spikes_I_senders");
+    assert_same(&g, &c, "V_m_I");
+}
+
+const SINGLE: &str = r#"
+[simulation]
+dt = 0.1
+t_end = 1000.0
+
+[[population]]
+name = "n"
+model = "MODEL"
+size = 1
+params = { I_e = 500.0 }
+
+[record]
+spikes = [{ population = "n", first = 1 }]
+"#;
+
+#[test]
+fn iaf_neurons_fire_as_nest_with_constant_input() {
+    // NEST 3.10, defaults, I_e = 500 pA, dt 0.1 ms, 1000 ms: 63 spikes, the first at 13.9 ms,
+    // then every 15.9 ms (analytic ISI 15.863 ms: exact integration rounds up to the grid).
+    for model in ["iaf_psc_delta", "iaf_psc_exp"] {
+        let rec = common::run(&SINGLE.replace("MODEL", model), &Backend::Cpu);
+        let t = values(&rec, "spikes_n_times");
+        assert_eq!(t.len(), 63, "{model}: {} spikes", t.len());
+        assert!((t[0] - 13.9).abs() < 1e-9, "{model}: first spike {}", t[0]);
+        for w in t.windows(2) {
+            assert!(
+                (w[1] - w[0] - 15.9).abs() < 1e-6,
+                "{model}: ISI {}",
+                w[1] - w[0]
+            );
+        }
+    }
+}
+
+/// Mean ISI (steps) of a GIF neuron without adaptation under constant input, from the
+/// discrete-time hazard: after a spike, `refr` steps at V_reset, then V relaxes with the
+/// step's propagators and fires with probability `1 - exp(-lambda(V) h)` each step.
+fn renewal_rate_hz(p: &GifParams, h: f64) -> f64 {
+    let tau_m = p.C_m / p.g_L;
+    let p33 = (-h / tau_m).exp();
+    let refr = (p.t_ref / h).round() as usize;
+    let mut v = p.V_reset;
+    let (mut surv, mut mean) = (1.0f64, 0.0f64);
+    // The spike step itself is step 0; V_reset is held for `refr` steps.
+    for k in (refr + 1)..2_000_000 {
+        v = p33 * v + (1.0 - p33) * (p.E_L + p.I_e / p.g_L);
+        let lam = p.lambda_0 / 1000.0 * ((v - p.V_T_star) / p.Delta_V).exp();
+        let q = -(-lam * h).exp_m1();
+        mean += k as f64 * surv * q;
+        surv *= 1.0 - q;
+        if surv < 1e-14 {
+            break;
+        }
+    }
+    1000.0 / (mean * h)
+}
+
+#[test]
+fn gif_rate_matches_the_hazard_formula_and_nest() {
+    // NEST defaults (g_L 4 nS, C_m 80 pF, V_T_star -35, Delta_V 0.5, lambda_0 1/s), I_e
+    // 200 pA, dt 0.1: NEST 3.10 measured 38.64 +- 0.006 Hz (100 neurons x 20 s).
+    let p = GifParams {
+        I_e: 200.0,
+        ..Default::default()
+    };
+    let theory = renewal_rate_hz(&p, 0.1);
+    let text = r#"
+[simulation]
+dt = 0.1
+t_end = 5000.0
+seed = 3
+
+[[population]]
+name = "n"
+model = "gif_psc_exp"
+size = 400
+params = { I_e = 200.0 }
+
+[record]
+activity_bin = 1.0
+windows = [[1000.0, 5000.0]]
+"#;
+    let rec = common::run(text, &Backend::Cpu);
+    let sim = values(&rec, "summary_n_mean")[0];
+    // Regular firing (CV 0.04): 400 x 4 s x 38.6 Hz spikes, sd of the mean well below 0.05 Hz.
+    assert!(
+        (sim - theory).abs() < 0.1,
+        "simulated {sim} Hz vs renewal theory {theory} Hz"
+    );
+    assert!(
+        (theory - 38.64).abs() < 0.1,
+        "renewal theory {theory} Hz vs NEST 38.64 Hz"
+    );
+    // The seed's E population alone (adaptation, no network): NEST 6.046 +- 0.010 Hz.
+    let text = "[simulation]\ndt = 0.5\nt_end = 22000.0\nseed = 9\n[[population]]\nname = \"n\"\nmodel = \"gif_psc_exp\"\nsize = 100\n\
+         params = { C_m = 250.0, g_L = 12.5, E_L = 0.0, V_reset = 0.0, V_T_star = 15.0, Delta_V = 2.5, lambda_0 = 10.0, t_ref = 4.0, tau_sfa = [100.0, 1000.0], q_sfa = [10.0, 1.0], I_e = 300.0 }\n\
+         [record]\nactivity_bin = 1.0\nwindows = [[2000.0, 22000.0]]\n";
+    let rec = common::run(text, &Backend::Cpu);
+    let sim = values(&rec, "summary_n_mean")[0];
+    assert!(
+        (sim - 6.046).abs() < 0.06,
+        "seed E neuron {sim} Hz vs NEST 6.046 +- 0.010 Hz"
+    );
+    let _ = NeuronParams::Gif(p).coef(NeuronModel::GifPscExp, 0.1);
+}
+
+fn mean_sd(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    let v = x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0);
+    (m, v.sqrt())
+}
+
+#[test]
+fn seed_network_statistics_match_nest() {
+    // NEST 3.10, the same network, 20 seeds (network redrawn per seed), mean over seeds of
+    // the window mean of A_N (1 ms bins) and its sd across seeds:
+    //   E [500,1500) 6.371 +- 0.077, [1600,2000) 15.431 +- 0.225
+    //   I [500,1500) 6.386 +- 0.037, [1600,2000) 15.489 +- 0.178
+    // and the mean variance of A_N across bins: E 12.54 / 62.03, I 37.03 / 118.21 Hz^2.
+    let backend = match gpu() {
+        Some(ctx) => Backend::Gpu(ctx),
+        None => Backend::Cpu,
+    };
+    let text = example("brunel_gif.toml");
+    let spec = at_level(
+        &Spec::parse(&text, "brunel_gif.toml").expect("spec"),
+        Level::Micro,
+    )
+    .expect("micro")
+    .0;
+    assert_eq!(spec.simulation.replicas, 10);
+    let rec = run_spec(&spec, &backend);
+    let nest = [
+        ("E", [(6.371, 0.077, 12.54), (15.431, 0.225, 62.03)]),
+        ("I", [(6.386, 0.037, 37.03), (15.489, 0.178, 118.21)]),
+    ];
+    for (pop, wins) in nest {
+        let means = values(&rec, &format!("summary_{pop}_mean"));
+        let vars = values(&rec, &format!("summary_{pop}_var"));
+        for (w, (m_nest, sd_nest, var_nest)) in wins.iter().enumerate() {
+            let xs: Vec<f64> = means.iter().skip(w).step_by(2).copied().collect();
+            let vs: Vec<f64> = vars.iter().skip(w).step_by(2).copied().collect();
+            let (m, sd) = mean_sd(&xs);
+            let se = (sd * sd / 10.0 + sd_nest * sd_nest / 20.0).sqrt();
+            assert!(
+                (m - m_nest).abs() < 4.0 * se,
+                "{pop} window {w}: {m:.3} +- {sd:.3} Hz vs NEST {m_nest} +- {sd_nest}"
+            );
+            let (v, _) = mean_sd(&vs);
+            assert!(
+                (v / var_nest - 1.0).abs() < 0.2,
+                "{pop} window {w}: variance {v:.2} vs NEST {var_nest} Hz^2"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_network_input_gets_a_clear_message() {
+    let base = "[simulation]\ndt = 0.1\nt_end = 10.0\n[[population]]\nname = \"E\"\nmodel = \"iaf_psc_exp\"\nsize = 10\n";
+    let proj = |extra: &str| {
+        format!("{base}[[projection]]\nsource = \"E\"\ntarget = \"E\"\nweight = 1.0\n{extra}")
+    };
+    let cases = [
+        (proj("").replace("target = \"E\"", "target = \"X\""), vec!["projection[0].target", "`X`"]),
+        (
+            proj("rule = \"fixed_indegree\"\nindegree = 11\nmultapses = false\n"),
+            vec!["projection[0].indegree", "multapses"],
+        ),
+        (proj("delay = 0.05\n"), vec!["projection[0].delay", "one time step"]),
+        (proj("delay = 0.25\n"), vec!["projection[0].delay", "whole number"]),
+        (base.replace("size = 10", "size = -5"), vec!["size"]),
+        (base.replace("size = 10", "size = 3000000000"), vec!["neurons"]),
+        (format!("{base}params = {{ tau_m = -1.0 }}\n"), vec!["tau_m", "> 0"]),
+        (format!("{base}params = {{ V_reset = -50.0 }}\n"), vec!["V_reset", "below V_th"]),
+        (format!("{base}params = {{ bogus = 1.0 }}\n"), vec!["population[0].params", "bogus"]),
+        (
+            format!("{base}[[stimulus]]\nkind = \"poisson\"\ntarget = \"E\"\nrate = -1.0\nweight = 1.0\n"),
+            vec!["stimulus[0].rate", ">= 0"],
+        ),
+        (
+            format!("{base}[record]\ntraces = [{{ population = \"E\", variable = \"r\" }}]\n"),
+            vec!["record.traces[0].variable", "V_m"],
+        ),
+    ];
+    for (text, wants) in cases {
+        let e = build_err(&text);
+        for w in wants {
+            assert!(e.contains(w), "`{e}` does not contain `{w}`");
+        }
+    }
+}
