@@ -9,6 +9,8 @@
 override WG: u32 = 64u;
 // Bindings the synapse array is split over (each at most max_storage_buffer_binding_size).
 override NSYN: u32 = 1u;
+// As in neuron_step: where the spike count of a block is kept.
+override BIG_LIST: bool = false;
 
 // Keep in sync with models::spiking::kernel::Proj.
 struct Proj {
@@ -70,7 +72,7 @@ fn deliver_spikes(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let e = wid.x + wid.y * 65535u;
-    let count = min(ctl[4u * cfg.parity + 3u], cfg.spk_cap);
+    let count = min(ctl[4u * cfg.parity + select(0u, 3u, BIG_LIST)], cfg.spk_cap);
     if (e >= count) {
         return;
     }

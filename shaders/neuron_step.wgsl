@@ -9,7 +9,6 @@
 
 // #import shared/math.wgsl
 // #import shared/rng.wgsl
-// #import shared/grid.wgsl
 // #import shared/network.wgsl
 
 override MODEL: u32 = 2u;
@@ -18,6 +17,14 @@ override NK: u32 = 4u;
 override WG: u32 = 64u;
 override STIM: bool = false;
 override TRACE: bool = false;
+// Poisson inputs: 0 none, 1 all means below 10 (inversion only), 2 any mean. Code that is
+// present but never runs still costs on SIMD CPUs (lavapipe), so it is compiled out.
+override POIS: u32 = 0u;
+// Spike lists longer than 65535 entries per block: the indirect dispatch of deliver_spikes
+// then needs a second dimension, kept with two more atomics per spike.
+override BIG_LIST: bool = false;
+// Neurons per invocation.
+override NPT: u32 = 1u;
 
 const MAX_KERNELS: u32 = 4u;
 const PURPOSE_SPIKE: u32 = 2u;
@@ -94,42 +101,52 @@ fn spike_probability(x: f32) -> f32 {
     return 1.0 - npm_exp(-x);
 }
 
-// The population of neuron `i` (index within a replica): the last one starting at or
-// before i. (Each kernel has its own copy: it reads the kernel's `pops` binding.)
-fn population_of(i: u32, n_pops: u32) -> u32 {
-    var p = 0u;
-    for (var q = 1u; q < n_pops; q = q + 1u) {
-        if (i >= pops[q].offset) {
-            p = q;
-        }
-    }
-    return p;
-}
-
+// Workgroups are assigned to populations (pops[p].wg0 is a population's first workgroup),
+// so the population, its coefficients and its ports are uniform across a workgroup: on
+// SIMD hardware (lavapipe included) they are scalar loads instead of per-lane gathers.
+// Each invocation advances NPT neurons (WG apart): 1 on GPUs; more on CPU adapters, where
+// every invocation has a fixed cost that would otherwise dominate short blocks.
 @compute @workgroup_size(WG)
 fn neuron_step(
-    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let g = linear_index(gid, nwg, WG);
-    if (g >= cfg.n_total) {
-        return;
-    }
-    let other = 4u * (1u - cfg.parity);
-    if (g == 0u) {
+    let w = wid.x + wid.y * nwg.x;
+    if (w == 0u && lid == 0u) {
         // The other counter set is the next block's; its dispatch finished long ago.
+        let other = 4u * (1u - cfg.parity);
         atomicStore(&ctl[other], 0u);
-        atomicStore(&ctl[other + 1u], 0u);
+        atomicStore(&ctl[other + 1u], select(1u, 0u, BIG_LIST));
         atomicStore(&ctl[other + 2u], 1u);
         atomicStore(&ctl[other + 3u], 0u);
     }
-    let cset = 4u * cfg.parity;
-    let r = g / cfg.n_neurons;
-    let i = g - r * cfg.n_neurons;
-    let p = population_of(i, cfg.n_pops);
+    var p = 0u;
+    for (var q = 1u; q < cfg.n_pops; q = q + 1u) {
+        if (w >= pops[q].wg0) {
+            p = q;
+        }
+    }
     let pop = pops[p];
     let c = coef[p];
-    let local = i - pop.offset;
+    let n_pop = pop.size * (cfg.n_total / cfg.n_neurons);
+    let first = (w - pop.wg0) * WG * NPT + lid;
+    for (var kk = 0u; kk < NPT; kk = kk + 1u) {
+        let j = first + kk * WG;
+        if (j >= n_pop) {
+            break;
+        }
+        step_neuron(p, pop, c, j);
+    }
+}
+
+// Advances neuron j (index over all replicas of population p) through the block.
+fn step_neuron(p: u32, pop: PopInfo, c: NeuronCoef, j: u32) {
+    let r = j / pop.size;
+    let local = j - r * pop.size;
+    let i = pop.offset + local;
+    let g = r * cfg.n_neurons + i;
+    let cset = 4u * cfg.parity;
     let seed = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
 
     var v = v_m[g];
@@ -142,9 +159,9 @@ fn neuron_step(
         sfa[k] = adapt[(MAX_KERNELS + k) * cfg.n_total + g];
     }
 
+    var slot = cfg.step0 % cfg.ring_len;
     for (var s = 0u; s < cfg.n_steps; s = s + 1u) {
         let t = cfg.step0 + s;
-        let slot = t % cfg.ring_len;
         // Input of this step: counts x weights, excitatory and inhibitory apart.
         var in_ex = 0.0;
         var in_in = 0.0;
@@ -152,23 +169,27 @@ fn neuron_step(
             let port = ports[pop.port0 + k];
             let idx = slot * cfg.ring_row + port.base + r * pop.size + local;
             let n = ring[idx];
-            if (n != 0u) {
-                ring[idx] = 0u;
-                let w = port.weight * f32(n);
-                if (w >= 0.0) {
-                    in_ex = keep(in_ex + w);
-                } else {
-                    in_in = keep(in_in + w);
-                }
+            ring[idx] = 0u;
+            // The port's sign is uniform across the workgroup; adding 0 changes nothing.
+            let w = port.weight * f32(n);
+            if (port.weight >= 0.0) {
+                in_ex = keep(in_ex + w);
+            } else {
+                in_in = keep(in_in + w);
             }
         }
-        for (var k = 0u; k < pop.n_pois; k = k + 1u) {
-            let ps = pois[pop.pois0 + k];
-            var rng = rng_init(seed, g, t, ps.purpose);
-            let n = rng_poisson(&rng, ps.lambda);
-            if (n != 0u) {
+        if (POIS != 0u) {
+            for (var k = 0u; k < pop.n_pois; k = k + 1u) {
+                let ps = pois[pop.pois0 + k];
+                var rng = rng_init(seed, g, t, ps.purpose);
+                var n = 0u;
+                if (POIS == 1u) {
+                    n = poisson_inversion(&rng, ps.lambda);
+                } else {
+                    n = rng_poisson(&rng, ps.lambda);
+                }
                 let w = ps.weight * f32(n);
-                if (w >= 0.0) {
+                if (ps.weight >= 0.0) {
                     in_ex = keep(in_ex + w);
                 } else {
                     in_in = keep(in_in + w);
@@ -238,23 +259,29 @@ fn neuron_step(
             }
         }
         if (spiked) {
-            let e = atomicAdd(&ctl[cset + 3u], 1u);
-            if (e < cfg.spk_cap) {
-                spk[2u * e] = g;
-                spk[2u * e + 1u] = t;
+            var e = 0u;
+            if (BIG_LIST) {
+                e = atomicAdd(&ctl[cset + 3u], 1u);
                 // Indirect dispatch of deliver_spikes: x = min(count, 65535) workgroups,
                 // y = ceil(count / 65535) rows.
                 atomicMax(&ctl[cset], min(e + 1u, 65535u));
                 if (e % 65535u == 0u) {
                     atomicAdd(&ctl[cset + 1u], 1u);
                 }
+            } else {
+                // The count is the x dimension of the indirect dispatch itself.
+                e = atomicAdd(&ctl[cset], 1u);
+            }
+            if (e < cfg.spk_cap) {
+                spk[2u * e] = g;
+                spk[2u * e + 1u] = t;
             }
             atomicAdd(&act[(t - cfg.chunk_step0) * cfg.n_rep_pops + r * cfg.n_pops + p], 1u);
             if (r == 0u && local < pop.rec_spikes) {
-                let j = atomicAdd(&ctl[8u], 1u);
-                if (j < cfg.rec_cap) {
-                    rec[2u * j] = t;
-                    rec[2u * j + 1u] = i;
+                let jr = atomicAdd(&ctl[8u], 1u);
+                if (jr < cfg.rec_cap) {
+                    rec[2u * jr] = t;
+                    rec[2u * jr + 1u] = i;
                 }
             }
         }
@@ -262,6 +289,10 @@ fn neuron_step(
             if (r == 0u && local < pop.trace_first && t % cfg.trace_every == 0u) {
                 trace[((t - cfg.chunk_step0) / cfg.trace_every) * cfg.n_trace + pop.trace_base + local] = v;
             }
+        }
+        slot = slot + 1u;
+        if (slot == cfg.ring_len) {
+            slot = 0u;
         }
     }
 

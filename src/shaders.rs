@@ -58,7 +58,14 @@ fn splice(path: &str, out: &mut String, seen: &mut Vec<String>, depth: usize) ->
             message: "imports nested more than 8 deep (a cycle?)".into(),
         });
     }
-    let text = source(path)?;
+    // Kernel work: NEUROPOP_SHADER_DIR reads shaders from disk instead of the embedded
+    // copies, so a shader change can be measured without rebuilding.
+    let disk = std::env::var_os("NEUROPOP_SHADER_DIR")
+        .and_then(|d| std::fs::read_to_string(std::path::Path::new(&d).join(path)).ok());
+    let text = match &disk {
+        Some(t) => t.as_str(),
+        None => source(path)?,
+    };
     for line in text.lines() {
         if let Some(dep) = line.trim().strip_prefix(IMPORT) {
             let dep = dep.trim();

@@ -57,5 +57,6 @@ struct PopInfo {
     // V of neurons 0 .. trace_first of replica 0 go to trace columns trace_base + i.
     trace_first: u32,
     trace_base: u32,
-    _pad: u32,
+    // First workgroup of this population in neuron_step (set by the GPU engine).
+    wg0: u32,
 }

@@ -185,6 +185,13 @@ impl GpuContext {
     /// Threads per workgroup for a kernel whose workgroup size is the override `WG`: 8 (one
     /// SIMD batch) on CPU adapters, where a workgroup runs on one core, else the default.
     pub fn workgroup_for(&self, desc: &KernelDesc) -> u32 {
+        if let Some(wg) = std::env::var(format!("NEUROPOP_WG_{}", desc.name.to_uppercase()))
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|&w| w > 0)
+        {
+            return wg;
+        }
         if self.info.device_type == "Cpu" {
             8
         } else {

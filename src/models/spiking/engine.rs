@@ -38,6 +38,11 @@ pub struct EngineSetup {
     pub stim_words: u64,
     /// Blocks per chunk at most.
     pub max_blocks: usize,
+    /// `POIS` override: 0 no Poisson input, 1 all means below 10, 2 any.
+    pub pois: u32,
+    /// Loop iterations of one neuron through one block, counted as the loop budget counts
+    /// them (bounds the neurons per invocation on lavapipe).
+    pub loop_iters_per_neuron: u64,
 }
 
 /// Runs chunks of blocks.
@@ -221,6 +226,7 @@ mod gpu {
         rec: wgpu::Buffer,
         trace: wgpu::Buffer,
         n_total: u32,
+        n_groups: u32,
         rec_cap: u32,
         syn_cap: u32,
         has_stim: bool,
@@ -228,9 +234,17 @@ mod gpu {
 
     impl GpuEngine {
         /// Uploads the tables and connectivity, allocates state and recording buffers.
-        pub fn new(ctx: Arc<GpuContext>, s: &EngineSetup, tab: OwnedTables) -> Result<Self> {
+        pub fn new(ctx: Arc<GpuContext>, s: &EngineSetup, mut tab: OwnedTables) -> Result<Self> {
             let wg = ctx.workgroup_for(&NEURON_DESC);
+            // Neurons per invocation: each invocation has a fixed cost on CPU adapters.
+            let npt = if ctx.info().device_type == "Cpu" {
+                (crate::kernels::GPU_LOOP_BUDGET / s.loop_iters_per_neuron.max(1)).clamp(1, 16)
+                    as u32
+            } else {
+                1
+            };
             let has_stim = s.stim_words > 0;
+            let big_list = s.spk_cap > 65_535;
             let trace_on = s.trace_words > 0;
             let neuron = ctx.pipeline_with(
                 &NEURON_DESC,
@@ -240,6 +254,9 @@ mod gpu {
                     ("WG", f64::from(wg)),
                     ("STIM", f64::from(u8::from(has_stim))),
                     ("TRACE", f64::from(u8::from(trace_on))),
+                    ("POIS", f64::from(s.pois)),
+                    ("BIG_LIST", f64::from(u8::from(big_list))),
+                    ("NPT", f64::from(npt)),
                 ],
             )?;
             // Synapses split over up to four bindings of at most the binding limit each.
@@ -258,7 +275,11 @@ mod gpu {
             let dwg = ctx.workgroup_for(&DELIVER_DESC);
             let deliver = ctx.pipeline_with(
                 &DELIVER_DESC,
-                &[("WG", f64::from(dwg)), ("NSYN", nsyn as f64)],
+                &[
+                    ("WG", f64::from(dwg)),
+                    ("NSYN", nsyn as f64),
+                    ("BIG_LIST", f64::from(u8::from(big_list))),
+                ],
             )?;
             let n = s.n_total as usize;
             let cfg = ctx.scoped("allocating the block parameters", || {
@@ -269,6 +290,14 @@ mod gpu {
                     mapped_at_creation: false,
                 })
             })?;
+            // Whole workgroups per population (all replicas of it), so a workgroup's
+            // population is uniform.
+            let replicas = s.n_total / tab.pops.last().map_or(1, |p| p.offset + p.size).max(1);
+            let mut n_groups = 0u32;
+            for p in &mut tab.pops {
+                p.wg0 = n_groups;
+                n_groups += (p.size * replicas).div_ceil(wg * npt);
+            }
             let pops = ctx.storage_buffer_init(
                 "spiking.pops",
                 &at_least_one(&tab.pops),
@@ -310,7 +339,8 @@ mod gpu {
             let adapt =
                 ctx.storage_buffer("spiking.adapt", adapt_words as u64 * 4, BufferSpec::State)?;
             let ring = ctx.storage_buffer("spiking.ring", s.ring_words * 4, BufferSpec::State)?;
-            let ctl_init: [u32; 12] = [0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+            let y0 = u32::from(!big_list);
+            let ctl_init: [u32; 12] = [0, y0, 1, 0, 0, y0, 1, 0, 0, 0, 0, 0];
             let ctl = ctx.scoped("allocating the spike-list counters", || {
                 ctx.device()
                     .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -385,6 +415,7 @@ mod gpu {
                 rec,
                 trace,
                 n_total: s.n_total,
+                n_groups,
                 rec_cap: s.rec_cap,
                 syn_cap: syn_cap as u32,
                 has_stim,
@@ -419,7 +450,7 @@ mod gpu {
                     timestamp_writes: None,
                 });
                 let grid = crate::kernels::dispatch_grid(
-                    u64::from(self.n_total),
+                    u64::from(self.n_groups) * u64::from(self.neuron.workgroup()),
                     self.neuron.workgroup(),
                     self.ctx.limits().max_compute_workgroups_per_dimension,
                 );

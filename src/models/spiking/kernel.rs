@@ -85,8 +85,8 @@ pub struct PopInfo {
     pub trace_first: u32,
     /// First trace column of this population.
     pub trace_base: u32,
-    /// Padding.
-    pub _pad: u32,
+    /// First workgroup of this population in `neuron_step` (GPU engine only).
+    pub wg0: u32,
 }
 
 /// An incoming projection as seen by its target: where its counts are and their weight.
@@ -140,7 +140,9 @@ pub static NEURON_DESC: KernelDesc = KernelDesc {
     shader: "neuron_step.wgsl",
     entry: "neuron_step",
     workgroup_size: [64, 1, 1],
-    overrides: &["MODEL", "NK", "WG", "STIM", "TRACE"],
+    overrides: &[
+        "MODEL", "NK", "WG", "STIM", "TRACE", "POIS", "BIG_LIST", "NPT",
+    ],
     bindings: &[
         Binding {
             name: "cfg",
@@ -231,7 +233,7 @@ pub static DELIVER_DESC: KernelDesc = KernelDesc {
     shader: "deliver_spikes.wgsl",
     entry: "deliver_spikes",
     workgroup_size: [64, 1, 1],
-    overrides: &["WG", "NSYN"],
+    overrides: &["WG", "NSYN", "BIG_LIST"],
     bindings: &[
         Binding {
             name: "cfg",
@@ -385,26 +387,23 @@ pub fn neuron_step(
             let mut in_in = 0f32;
             for port in &tab.ports[pop.port0 as usize..(pop.port0 + pop.n_ports) as usize] {
                 let idx = (slot * cfg.ring_row + port.base + r * pop.size + local) as usize;
-                let n = ring[idx].load(Relaxed);
-                if n != 0 {
-                    ring[idx].store(0, Relaxed);
-                    let w = port.weight * n as f32;
-                    if w >= 0.0 {
-                        in_ex += w;
-                    } else {
-                        in_in += w;
-                    }
+                let n = ring[idx].swap(0, Relaxed);
+                let w = port.weight * n as f32;
+                if port.weight >= 0.0 {
+                    in_ex += w;
+                } else {
+                    in_in += w;
                 }
             }
             for ps in &tab.pois[pop.pois0 as usize..(pop.pois0 + pop.n_pois) as usize] {
+                // Inversion below a mean of 10 either way, so the shader's inversion-only
+                // variant draws the same counts.
                 let n = Rng::new(seed, g, t, ps.purpose).poisson(ps.lambda);
-                if n != 0 {
-                    let w = ps.weight * n as f32;
-                    if w >= 0.0 {
-                        in_ex += w;
-                    } else {
-                        in_in += w;
-                    }
+                let w = ps.weight * n as f32;
+                if ps.weight >= 0.0 {
+                    in_ex += w;
+                } else {
+                    in_in += w;
                 }
             }
             let i_stim = if tab.stim.is_empty() {

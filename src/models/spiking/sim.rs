@@ -59,7 +59,7 @@ pub fn run(
     let every = u64::from(net.record.trace_every);
     let rec_neurons: u64 = net.record.spikes.iter().map(|&k| u64::from(k)).sum();
     let refr1 = u64::from(net.min_refractory_steps()) + 1;
-    let setup = EngineSetup {
+    let mut setup = EngineSetup {
         model: net.model.code(),
         nk: net.nk,
         n_total: net.n_total(),
@@ -79,7 +79,27 @@ pub fn run(
             chunk * np
         },
         max_blocks: chunk.div_ceil(u64::from(net.block)) as usize,
+        pois: if net.poisson.is_empty() {
+            0
+        } else if net
+            .poisson
+            .iter()
+            .all(|&(_, rate, _)| ((rate * net.dt / 1000.0) as f32) < 10.0)
+        {
+            1
+        } else {
+            2
+        },
+        loop_iters_per_neuron: 0,
     };
+    let max_ports = pops.iter().map(|p| u64::from(p.n_ports)).max().unwrap_or(0);
+    let max_pois = pops.iter().map(|p| u64::from(p.n_pois)).max().unwrap_or(0);
+    let max_lambda = pois.iter().map(|p| f64::from(p.lambda)).fold(0.0, f64::max);
+    // Inversion takes about lambda + 1 iterations (+ 6 sd of slack); PTRS a handful.
+    let pois_iters = (max_lambda.min(10.0) + 6.0 * max_lambda.min(10.0).sqrt() + 2.0) as u64;
+    let nk = u64::from(net.nk);
+    setup.loop_iters_per_neuron =
+        2 * nk + u64::from(net.block) * (2 + max_ports + max_pois * (pois_iters + 1) + nk);
     let tab = OwnedTables {
         pops,
         coef: net.coef.clone(),
