@@ -211,3 +211,94 @@ pub fn gif_pop(backend: &Backend, gpu_replicas: u64, cpu_replicas: u64) -> Resul
         adapter,
     ))
 }
+
+/// Times one run of `spec` text on `backend` (after a short warm-up run on the GPU that
+/// builds the pipelines), returning seconds.
+fn time_spec(backend: &Backend, text: &str, warm_up: Option<&str>) -> Result<f64> {
+    if let (Some(w), false) = (warm_up, matches!(backend, Backend::Cpu)) {
+        let model = Model::build(&Spec::parse(w, "bench:warm-up")?)?;
+        model.run(backend, &mut MemoryRecorder::new(), &Progress::hidden())?;
+    }
+    let model = Model::build(&Spec::parse(text, "bench")?)?;
+    let mut rec = MemoryRecorder::new();
+    let t = Instant::now();
+    model.run(backend, &mut rec, &Progress::hidden())?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// The seed network at the microscopic level (1000 `gif_psc_exp` neurons, 200 k synapses,
+/// 2000 ms), `replicas` independent networks in one run, connectivity build included.
+pub fn gif_psc_exp(backend: &Backend, replicas: u64) -> Result<BenchResult> {
+    let spec = |n: u64, t_end: f64| -> Result<String> {
+        let text = include_str!("../examples/brunel_gif.toml")
+            .replace("replicas = 10", &format!("replicas = {n}"))
+            .replace("activity_replicas = 10", "activity_replicas = 0")
+            .replace("t_end = 2000.0", &format!("t_end = {t_end}"))
+            .replace("windows = [[500.0, 1500.0], [1600.0, 2000.0]]", "")
+            + "plots = false\n";
+        let s = Spec::parse(&text, "bench:gif_psc_exp")?;
+        let (micro, _) = crate::models::levels::at_level(&s, crate::models::levels::Level::Micro)?;
+        toml::to_string(&micro).map_err(|e| crate::Error::InvalidArgument(e.to_string()))
+    };
+    let warm = spec(1, 10.0)?;
+    let main = spec(replicas, 2000.0)?;
+    let cpu = (replicas as f64, time_spec(&Backend::Cpu, &main, None)?);
+    let (gpu, adapter) = match backend {
+        Backend::Cpu => (None, None),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => (
+            Some((replicas as f64, time_spec(backend, &main, Some(&warm))?)),
+            Some(ctx.info().name.clone()),
+        ),
+    };
+    Ok(finish(
+        "neuron_step + deliver_spikes, gif_psc_exp (seed network, 1000 neurons, 2000 ms)",
+        "networks",
+        format!(
+            "{replicas} independent networks per run on each path, connectivity included; NEST 3.10 (1 thread, this machine) needs 0.45 s per network"
+        ),
+        cpu,
+        gpu,
+        adapter,
+    ))
+}
+
+/// The Brunel (2000) LIF network of `examples/brunel_lif.toml` (12500 `iaf_psc_delta`
+/// neurons, 15.6 M synapses, Poisson drive, dt 0.1 ms, `t_end` ms).
+pub fn brunel_lif(backend: &Backend, t_end: f64) -> Result<BenchResult> {
+    let text = include_str!("../examples/brunel_lif.toml")
+        .replace("t_end = 1000.0", &format!("t_end = {t_end}"))
+        .replace("windows = [[100.0, 1000.0]]", "")
+        .replace(
+            "traces = [{ population = \"E\", variable = \"V_m\", first = 3 }]",
+            "plots = false",
+        );
+    let warm = include_str!("../examples/brunel_lif.toml")
+        .replace("size = 10000", "size = 100")
+        .replace("size = 2500", "size = 25")
+        .replace("indegree = 1000", "indegree = 10")
+        .replace("indegree = 250", "indegree = 2")
+        .replace("t_end = 1000.0", "t_end = 5.0")
+        .replace("windows = [[100.0, 1000.0]]", "");
+    let steps = t_end / 0.1;
+    let work = 12_500.0 * steps;
+    let cpu = (work, time_spec(&Backend::Cpu, &text, None)?);
+    let (gpu, adapter) = match backend {
+        Backend::Cpu => (None, None),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => (
+            Some((work, time_spec(backend, &text, Some(&warm))?)),
+            Some(ctx.info().name.clone()),
+        ),
+    };
+    Ok(finish(
+        "neuron_step + deliver_spikes, iaf_psc_delta (Brunel 2000, 12500 neurons)",
+        "neuron-steps",
+        format!(
+            "{t_end} ms at dt 0.1 ms, connectivity included; NEST 3.10 (2 threads, this machine) needs 3.6 s build + 11.5 s simulate for 1000 ms"
+        ),
+        cpu,
+        gpu,
+        adapter,
+    ))
+}

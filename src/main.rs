@@ -86,7 +86,7 @@ enum Command {
     },
     /// Throughput of each kernel on the GPU and the CPU path, and their ratio.
     Bench {
-        /// Which kernel: rng, rate, gif_pop or all.
+        /// Which kernel: rng, rate, gif_pop, gif_psc_exp, brunel_lif or all.
         #[arg(default_value = "all")]
         kernel: String,
         /// Replicas of the gif_pop benchmark on the GPU (the CPU path runs a sixteenth).
@@ -110,6 +110,24 @@ enum Command {
     },
     /// Fixed points of one rate population, their eigenvalues and stability.
     FixedPoints(FixedPointArgs),
+    /// Run a GIF network spec at the micro and the meso level over K seeds and compare the
+    /// statistics of A_N (mean, sd, spectrum): meso minus micro with standard errors.
+    Compare {
+        /// Spec file (TOML) of a GIF network (gif_psc_exp or gif_pop_psc_exp populations).
+        spec: PathBuf,
+        /// Seeds per level.
+        #[arg(long, default_value_t = 10)]
+        seeds: u32,
+        /// auto, gpu or cpu.
+        #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+        backend: BackendChoice,
+        /// Output directory for compare.json, traces, spectra and plots.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -279,9 +297,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             backend,
             json,
         } => {
-            if !["rng", "rate", "gif_pop", "all"].contains(&kernel.as_str()) {
+            if !["rng", "rate", "gif_pop", "gif_psc_exp", "brunel_lif", "all"]
+                .contains(&kernel.as_str())
+            {
                 return Err(neuropop::Error::InvalidArgument(format!(
-                    "bench `{kernel}`: expected rng, rate, gif_pop or all"
+                    "bench `{kernel}`: expected rng, rate, gif_pop, gif_psc_exp, brunel_lif or all"
                 ))
                 .into());
             }
@@ -299,6 +319,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     meso_replicas,
                     (meso_replicas / 16).max(2),
                 )?);
+            }
+            if kernel == "gif_psc_exp" || kernel == "all" {
+                results.push(neuropop::bench::gif_psc_exp(&backend, 10)?);
+            }
+            if kernel == "brunel_lif" || kernel == "all" {
+                results.push(neuropop::bench::brunel_lif(&backend, 1000.0)?);
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -324,6 +350,64 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::FixedPoints(a) => {
             fixed_points(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare {
+            spec,
+            seeds,
+            backend,
+            out,
+            json,
+        } => {
+            let backend = Backend::resolve(backend)?;
+            let out = out.unwrap_or_else(|| {
+                let mut d = default_out(&spec);
+                d.set_file_name(format!(
+                    "{}_compare",
+                    d.file_name().and_then(|s| s.to_str()).unwrap_or("spec")
+                ));
+                d
+            });
+            let c = neuropop::compare::compare(&spec, seeds, &backend, Some(&out))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                println!(
+                    "{} seeds per level on {}: micro {:.2} s, meso {:.2} s",
+                    c.seeds, c.backend, c.micro_s, c.meso_s
+                );
+                println!(
+                    "{:<6} {:>16} {:>18} {:>18} {:>16} {:>6}",
+                    "pop", "window (ms)", "micro mean (Hz)", "meso mean (Hz)", "meso-micro", "z"
+                );
+                for w in &c.windows {
+                    println!(
+                        "{:<6} {:>16} {:>10.3} +- {:<5.3} {:>10.3} +- {:<5.3} {:>8.3} +- {:<5.3} {:>6.1}",
+                        w.population,
+                        format!("[{}, {})", w.window[0], w.window[1]),
+                        w.mean_hz.micro,
+                        w.mean_hz.micro_sd,
+                        w.mean_hz.meso,
+                        w.mean_hz.meso_sd,
+                        w.mean_hz.diff,
+                        w.mean_hz.se,
+                        w.mean_hz.z
+                    );
+                }
+                println!("sd of A_N across bins (Hz):");
+                for w in &c.windows {
+                    println!(
+                        "{:<6} {:>16} {:>10.3} {:>10.3} {:>8.3} +- {:<5.3}",
+                        w.population,
+                        format!("[{}, {})", w.window[0], w.window[1]),
+                        w.sd_hz.micro,
+                        w.sd_hz.meso,
+                        w.sd_hz.diff,
+                        w.sd_hz.se
+                    );
+                }
+                println!("wrote {}", out.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -369,3 +369,41 @@ fn bad_network_input_gets_a_clear_message() {
         }
     }
 }
+
+#[test]
+fn compare_reports_the_meso_micro_gap_of_the_theory() {
+    // NEST's own two models differ on the seed network by about -0.3 Hz before the step and
+    // +1.5 Hz after it (MODELS.md section 6: the quasi-renewal approximation, not an
+    // implementation detail). Four seeds per level on the CPU path.
+    let dir = std::env::temp_dir().join(format!("neuropop_compare_{}", std::process::id()));
+    let path = format!("{}/examples/brunel_gif.toml", env!("CARGO_MANIFEST_DIR"));
+    let c = neuropop::compare::compare(std::path::Path::new(&path), 4, &Backend::Cpu, Some(&dir))
+        .expect("compare");
+    let e: Vec<_> = c.windows.iter().filter(|w| w.population == "E").collect();
+    assert_eq!(e.len(), 2);
+    assert!(
+        (e[0].mean_hz.micro - 6.37).abs() < 0.3,
+        "{:?}",
+        e[0].mean_hz
+    );
+    assert!(
+        e[0].mean_hz.diff < -0.1 && e[0].mean_hz.diff > -0.6,
+        "before the step: {:?}",
+        e[0].mean_hz
+    );
+    assert!(
+        e[1].mean_hz.diff > 0.7 && e[1].mean_hz.diff < 2.5,
+        "after the step: {:?}",
+        e[1].mean_hz
+    );
+    for f in [
+        "compare.json",
+        "trace_E.npy",
+        "spectrum_I.npy",
+        "compare_E.png",
+        "meta.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
