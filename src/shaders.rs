@@ -24,6 +24,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("math_eval.wgsl"),
     shader!("rate_step.wgsl"),
     shader!("gif_pop_step.wgsl"),
+    shader!("moment_activation.wgsl"),
 ];
 
 const IMPORT: &str = "// #import ";

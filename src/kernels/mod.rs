@@ -75,6 +75,7 @@ pub const ALL: &[&KernelDesc] = &[
     &math_eval::DESC,
     &crate::models::rate::kernel::DESC,
     &crate::models::gif_pop::kernel::DESC,
+    &crate::models::moments::kernel::DESC,
 ];
 
 /// Dispatch grid `[x, y, 1]` (in workgroups) covering `n_threads` threads of a 1-D kernel with

@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod gif_pop;
+pub mod moments;
 pub mod rate;
 
 /// Models neuropop implements, by spec name.
