@@ -479,10 +479,10 @@ mod tests {
 
     #[test]
     fn g_and_h_match_known_values() {
-        // g(0) = sqrt(pi)/2; g(-1) = (sqrt(pi)/2) erfcx(1) = 0.37894469164...
+        // g(0) = sqrt(pi)/2; g(-1) = (sqrt(pi)/2) erfcx(1) = 0.37893607807065605 (mpmath; statrs erfc is good to ~5e-11)
         assert!((g(0.0) - 0.886_226_925_452_758).abs() < 1e-15);
         assert!(
-            (g(-1.0) / 0.378_944_691_641_459_7 - 1.0).abs() < 1e-13,
+            (g(-1.0) / 0.378_936_078_070_656_05 - 1.0).abs() < 1e-10,
             "{}",
             g(-1.0)
         );
