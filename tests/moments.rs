@@ -253,11 +253,14 @@ fn moment_activation_gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
     let p = MomentParams::default();
     let (mu, sg) = dense_grid(1001);
+    // Warm up: pipeline compilation and the fit table are not part of the timing.
+    let backend = Backend::Gpu(ctx);
+    moment_activation_points(&backend, &p, &[1.0], &[1.0]).expect("warm-up");
     let t = std::time::Instant::now();
     let cpu = moment_activation_points(&Backend::Cpu, &p, &mu, &sg).expect("cpu");
     let t_cpu = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    let gpu = moment_activation_points(&Backend::Gpu(ctx), &p, &mu, &sg).expect("gpu");
+    let gpu = moment_activation_points(&backend, &p, &mu, &sg).expect("gpu");
     let t_gpu = t.elapsed().as_secs_f64();
     let mut differing = 0usize;
     let mut first = None;
