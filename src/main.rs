@@ -128,6 +128,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Moment activation of the LIF neuron: output rate, std, Fano factor and chi over a grid
+    /// of input means and stds (MODELS.md section 3).
+    Moments(MomentArgs),
+}
+
+#[derive(clap::Args)]
+struct MomentArgs {
+    /// Input means mu_bar (mV/ms) START:STOP:NUM.
+    #[arg(long, allow_hyphen_values = true, default_value = "-5:5:11")]
+    mu: String,
+    /// Input stds sigma_bar (mV/sqrt(ms)) START:STOP:NUM, all >= 0.
+    #[arg(long, allow_hyphen_values = true, default_value = "0:10:6")]
+    sigma: String,
+    /// Leak conductance L, 1/ms.
+    #[arg(long = "L", default_value_t = 0.05)]
+    l: f64,
+    /// Threshold V_th, mV.
+    #[arg(long = "V-th", default_value_t = 20.0, allow_negative_numbers = true)]
+    v_th: f64,
+    /// Reset potential V_res, mV.
+    #[arg(long = "V-res", default_value_t = 0.0, allow_negative_numbers = true)]
+    v_res: f64,
+    /// Refractory period T_ref, ms.
+    #[arg(long = "T-ref", default_value_t = 5.0)]
+    t_ref: f64,
+    /// auto: the GPU kernel if an adapter exists, else the CPU twin; gpu; cpu.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// Print JSON (arrays y-major: index = i_sigma * len(mu) + i_mu).
+    #[arg(long)]
+    json: bool,
+    /// Write heat maps (rate, std, Fano, chi) and .npy arrays to this directory.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -410,7 +444,74 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Moments(a) => {
+            moments_command(&a)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn moments_command(a: &MomentArgs) -> anyhow::Result<()> {
+    use neuropop::models::moments::{moment_activation_grid, plots, MomentParams};
+    let p = MomentParams {
+        l: a.l,
+        v_th: a.v_th,
+        v_res: a.v_res,
+        t_ref: a.t_ref,
+    };
+    p.validate()?;
+    let mu = parse_range("--mu", &a.mu)?;
+    let sigma = parse_range("--sigma", &a.sigma)?;
+    for &s in &sigma {
+        neuropop::models::moments::params::validate_input(0.0, s)?;
+    }
+    let backend = Backend::resolve(a.backend)?;
+    let grid = moment_activation_grid(&backend, &p, &mu, &sigma)?;
+    if a.json {
+        let out = serde_json::json!({
+            "params": p,
+            "backend": backend.name(),
+            "mu_bar": grid.mu_bar,
+            "sigma_bar": grid.sigma_bar,
+            "rate": grid.rate,
+            "std": grid.std,
+            "fano": grid.fano,
+            "chi": grid.chi,
+            "layout": "index = i_sigma * len(mu_bar) + i_mu; rate spikes/ms, std spikes/sqrt(ms)",
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "LIF moment activation: L = {} /ms, V_th = {} mV, V_res = {} mV, T_ref = {} ms ({})",
+            p.l,
+            p.v_th,
+            p.v_res,
+            p.t_ref,
+            backend.name()
+        );
+        println!(
+            "{:>10} {:>10} {:>14} {:>14} {:>12} {:>12}",
+            "mu_bar", "sigma_bar", "rate (1/ms)", "std", "Fano", "chi"
+        );
+        for (j, s) in grid.sigma_bar.iter().enumerate() {
+            for (i, m) in grid.mu_bar.iter().enumerate() {
+                let k = j * grid.mu_bar.len() + i;
+                println!(
+                    "{m:>10.4} {s:>10.4} {:>14.6e} {:>14.6e} {:>12.6} {:>12.6}",
+                    grid.rate[k], grid.std[k], grid.fano[k], grid.chi[k]
+                );
+            }
+        }
+    }
+    if let Some(dir) = &a.plot {
+        let files = plots::write_grid(&grid, dir).context("writing plots")?;
+        if !a.json {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn default_out(spec: &Path) -> PathBuf {

@@ -27,6 +27,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("gif_pop_step.wgsl"),
     shader!("neuron_step.wgsl"),
     shader!("deliver_spikes.wgsl"),
+    shader!("moment_activation.wgsl"),
 ];
 
 const IMPORT: &str = "// #import ";

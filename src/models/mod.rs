@@ -3,6 +3,7 @@
 pub mod common;
 pub mod gif_pop;
 pub mod levels;
+pub mod moments;
 pub mod rate;
 pub mod spiking;
 
