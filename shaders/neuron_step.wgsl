@@ -12,8 +12,10 @@
 // #import shared/network.wgsl
 
 override MODEL: u32 = 2u;
-// Spike-triggered kernels per kind held in state (gif_psc_exp; 0 for the iaf models).
-override NK: u32 = 4u;
+// Spike-triggered current and threshold kernels held in state (gif_psc_exp: the most any
+// population uses; 0 for the iaf models). State traffic per block scales with them.
+override NSTC: u32 = 0u;
+override NSFA: u32 = 0u;
 override WG: u32 = 64u;
 override STIM: bool = false;
 override TRACE: bool = false;
@@ -154,8 +156,10 @@ fn step_neuron(p: u32, pop: PopInfo, c: NeuronCoef, j: u32) {
     var rc = refr[g];
     var stc: array<f32, 4>;
     var sfa: array<f32, 4>;
-    for (var k = 0u; k < NK; k = k + 1u) {
+    for (var k = 0u; k < NSTC; k = k + 1u) {
         stc[k] = adapt[k * cfg.n_total + g];
+    }
+    for (var k = 0u; k < NSFA; k = k + 1u) {
         sfa[k] = adapt[(MAX_KERNELS + k) * cfg.n_total + g];
     }
 
@@ -232,9 +236,11 @@ fn step_neuron(p: u32, pop: PopInfo, c: NeuronCoef, j: u32) {
             // input, V from the new currents, escape noise.
             var stc_sum = 0.0;
             var theta = c.v_t_star;
-            for (var k = 0u; k < NK; k = k + 1u) {
+            for (var k = 0u; k < NSTC; k = k + 1u) {
                 stc_sum = keep(stc_sum + stc[k]);
                 stc[k] = stc[k] * c.p_stc[k];
+            }
+            for (var k = 0u; k < NSFA; k = k + 1u) {
                 theta = keep(theta + sfa[k]);
                 sfa[k] = sfa[k] * c.p_sfa[k];
             }
@@ -246,8 +252,10 @@ fn step_neuron(p: u32, pop: PopInfo, c: NeuronCoef, j: u32) {
                 let x = c.lambda_h * npm_exp(e);
                 var rng = rng_init(seed, g, t, PURPOSE_SPIKE);
                 if (x > 0.0 && rng_uniform0(&rng) < spike_probability(x)) {
-                    for (var k = 0u; k < NK; k = k + 1u) {
+                    for (var k = 0u; k < NSTC; k = k + 1u) {
                         stc[k] = stc[k] + c.q_stc[k];
+                    }
+                    for (var k = 0u; k < NSFA; k = k + 1u) {
                         sfa[k] = sfa[k] + c.q_sfa[k];
                     }
                     rc = c.refr_steps;
@@ -299,8 +307,10 @@ fn step_neuron(p: u32, pop: PopInfo, c: NeuronCoef, j: u32) {
     v_m[g] = v;
     i_syn[g] = cur;
     refr[g] = rc;
-    for (var k = 0u; k < NK; k = k + 1u) {
+    for (var k = 0u; k < NSTC; k = k + 1u) {
         adapt[k * cfg.n_total + g] = stc[k];
+    }
+    for (var k = 0u; k < NSFA; k = k + 1u) {
         adapt[(MAX_KERNELS + k) * cfg.n_total + g] = sfa[k];
     }
 }

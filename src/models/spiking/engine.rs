@@ -18,8 +18,8 @@ use crate::error::Result;
 pub struct EngineSetup {
     /// `MODEL` override.
     pub model: u32,
-    /// `NK` override.
-    pub nk: u32,
+    /// `NSTC` and `NSFA` overrides.
+    pub nk: [u32; 2],
     /// Neurons in all replicas.
     pub n_total: u32,
     /// Initial V per population.
@@ -125,7 +125,10 @@ impl SpikingEngine for CpuEngine {
             rowptr: &self.tab.conn.rowptr,
             syn: &self.tab.conn.syn,
         };
-        let (model, nk) = (self.setup.model, self.setup.nk as usize);
+        let (model, nk) = (
+            self.setup.model,
+            [self.setup.nk[0] as usize, self.setup.nk[1] as usize],
+        );
         for cfg in cfgs {
             let outs = Mutex::new(Vec::new());
             let (ring, act) = (&self.ring, &self.act);
@@ -250,7 +253,8 @@ mod gpu {
                 &NEURON_DESC,
                 &[
                     ("MODEL", f64::from(s.model)),
-                    ("NK", f64::from(s.nk)),
+                    ("NSTC", f64::from(s.nk[0])),
+                    ("NSFA", f64::from(s.nk[1])),
                     ("WG", f64::from(wg)),
                     ("STIM", f64::from(u8::from(has_stim))),
                     ("TRACE", f64::from(u8::from(trace_on))),
@@ -335,7 +339,11 @@ mod gpu {
             let v_m = ctx.storage_buffer_init("spiking.v_m", &v0, BufferSpec::State)?;
             let i_syn = ctx.storage_buffer("spiking.i_syn", n as u64 * 8, BufferSpec::State)?;
             let refr = ctx.storage_buffer("spiking.refr", n as u64 * 4, BufferSpec::State)?;
-            let adapt_words = if s.nk > 0 { 2 * MAX_KERNELS * n } else { 1 };
+            let adapt_words = if s.nk != [0, 0] {
+                2 * MAX_KERNELS * n
+            } else {
+                1
+            };
             let adapt =
                 ctx.storage_buffer("spiking.adapt", adapt_words as u64 * 4, BufferSpec::State)?;
             let ring = ctx.storage_buffer("spiking.ring", s.ring_words * 4, BufferSpec::State)?;

@@ -141,7 +141,7 @@ pub static NEURON_DESC: KernelDesc = KernelDesc {
     entry: "neuron_step",
     workgroup_size: [64, 1, 1],
     overrides: &[
-        "MODEL", "NK", "WG", "STIM", "TRACE", "POIS", "BIG_LIST", "NPT",
+        "MODEL", "NSTC", "NSFA", "WG", "STIM", "TRACE", "POIS", "BIG_LIST", "NPT",
     ],
     bindings: &[
         Binding {
@@ -350,15 +350,15 @@ fn spike_probability(x: f32) -> f32 {
 
 const HAZARD_CLAMP: f32 = 60.0;
 
-/// CPU twin of `neuron_step` for neurons `g0 .. g0 + states.len()`: `model` and `nk` are the
-/// shader's overrides. `ring` and `act` are shared between threads (each neuron touches only
+/// CPU twin of `neuron_step` for neurons `g0 .. g0 + states.len()`: `model` and `nk`
+/// (`NSTC`, `NSFA`) are the shader's overrides. `ring` and `act` are shared between threads (each neuron touches only
 /// its own ring words; activity counts add up).
 #[allow(clippy::too_many_arguments)]
 pub fn neuron_step(
     cfg: &NetConfig,
     tab: &NetTables<'_>,
     model: u32,
-    nk: usize,
+    nk: [usize; 2],
     g0: usize,
     states: &mut [NeuronState],
     ring: &[AtomicU32],
@@ -443,9 +443,11 @@ pub fn neuron_step(
                 _ => {
                     let mut stc_sum = 0f32;
                     let mut theta = c.v_t_star;
-                    for k in 0..nk {
+                    for k in 0..nk[0] {
                         stc_sum += st.stc[k];
                         st.stc[k] *= c.p_stc[k];
+                    }
+                    for k in 0..nk[1] {
                         theta += st.sfa[k];
                         st.sfa[k] *= c.p_sfa[k];
                     }
@@ -458,8 +460,10 @@ pub fn neuron_step(
                         let x = c.lambda_h * crate::math::exp(e);
                         let mut rng = Rng::new(seed, g, t, Purpose::Spike.word());
                         if x > 0.0 && rng.uniform0() < spike_probability(x) {
-                            for k in 0..nk {
+                            for k in 0..nk[0] {
                                 st.stc[k] += c.q_stc[k];
+                            }
+                            for k in 0..nk[1] {
                                 st.sfa[k] += c.q_sfa[k];
                             }
                             rc = c.refr_steps;

@@ -5,7 +5,7 @@
 
 use super::connect::{self, ConnSpec, Connectivity};
 use super::kernel::{poisson_purpose, Pois, PopInfo, Port, Proj};
-use super::params::{NeuronCoef, NeuronModel, NeuronParams, MAX_KERNELS};
+use super::params::{NeuronCoef, NeuronModel, NeuronParams};
 use crate::error::Result;
 use crate::models::common::{ActivityRecord, StepStimuli};
 use crate::spec::{Rule, Spec, Stimulus};
@@ -81,8 +81,9 @@ pub struct SpikingNetwork {
     pub block: u32,
     /// Ring slots (largest delay + 1).
     pub ring_len: u32,
-    /// Spike-triggered kernels held per kind (0 for the iaf models).
-    pub nk: u32,
+    /// Spike-triggered current and threshold kernels held per neuron (the most any population
+    /// uses; 0 for the iaf models).
+    pub nk: [u32; 2],
     /// Recordings.
     pub record: SpikingRecord,
 }
@@ -230,13 +231,12 @@ impl SpikingNetwork {
             .unwrap_or(MAX_BLOCK)
             .min(MAX_BLOCK);
         let ring_len = projections.iter().map(|p| p.delay).max().unwrap_or(1) + 1;
-        let nk = if model == NeuronModel::GifPscExp {
-            MAX_KERNELS as u32
-        } else {
-            0
-        };
         let record = Self::record_from_spec(spec, &names, &sizes)?;
-        let coef = params.iter().map(|p| p.coef(model, dt)).collect();
+        let coef: Vec<NeuronCoef> = params.iter().map(|p| p.coef(model, dt)).collect();
+        let nk = [
+            coef.iter().map(|c| c.n_stc).max().unwrap_or(0),
+            coef.iter().map(|c| c.n_sfa).max().unwrap_or(0),
+        ];
         Ok(Self {
             model,
             names,

@@ -97,7 +97,7 @@ pub fn run(
     let max_lambda = pois.iter().map(|p| f64::from(p.lambda)).fold(0.0, f64::max);
     // Inversion takes about lambda + 1 iterations (+ 6 sd of slack); PTRS a handful.
     let pois_iters = (max_lambda.min(10.0) + 6.0 * max_lambda.min(10.0).sqrt() + 2.0) as u64;
-    let nk = u64::from(net.nk);
+    let nk = u64::from(net.nk[0] + net.nk[1]);
     setup.loop_iters_per_neuron =
         2 * nk + u64::from(net.block) * (2 + max_ports + max_pois * (pois_iters + 1) + nk);
     let tab = OwnedTables {
