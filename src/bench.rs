@@ -279,6 +279,7 @@ pub fn brunel_lif(backend: &Backend, t_end: f64) -> Result<BenchResult> {
         .replace("indegree = 1000", "indegree = 10")
         .replace("indegree = 250", "indegree = 2")
         .replace("t_end = 1000.0", "t_end = 5.0")
+        .replace("first = 50", "first = 5")
         .replace("windows = [[100.0, 1000.0]]", "");
     let steps = t_end / 0.1;
     let work = 12_500.0 * steps;

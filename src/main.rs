@@ -293,14 +293,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 for a in &v.arrays {
                     let row = |r: Option<u64>| r.map_or("-".to_string(), |r| r.to_string());
                     println!(
-                        "{:<28} {:>10} {:>12.3e} {:>10} {:>12} {:>12}  {}",
+                        "{:<28} {:>10} {:>12.3e} {:>10} {:>12} {:>12}  {}{}",
                         a.name,
                         a.values,
                         a.max_abs_diff,
                         a.values_differing,
                         row(a.first_row_differing),
                         row(a.first_row_over_tolerance),
-                        if a.ok { "ok" } else { "EXCEEDED" }
+                        if a.ok { "ok" } else { "EXCEEDED" },
+                        a.first_time_differing_ms
+                            .map(|t| format!(" (spike trains first differ at {t} ms)"))
+                            .unwrap_or_default()
                     );
                 }
                 println!(

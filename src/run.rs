@@ -275,6 +275,10 @@ pub struct ArrayComparison {
     pub first_row_differing: Option<u64>,
     /// First row with a difference above the tolerance.
     pub first_row_over_tolerance: Option<u64>,
+    /// Spike-time arrays (`*_times`): the earliest time (ms) at which the two spike trains
+    /// differ, so a divergence reads as a moment of the simulation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_time_differing_ms: Option<f64>,
     /// Tolerance applied (absolute; 0 for counts).
     pub tolerance: f64,
     /// Within tolerance everywhere.
@@ -340,6 +344,7 @@ pub fn compare(gpu: &MemoryRecorder, cpu: &MemoryRecorder, tolerance: f64) -> Ve
                 values_differing: a.values.len(),
                 first_row_differing: Some(0),
                 first_row_over_tolerance: Some(0),
+                first_time_differing_ms: None,
                 tolerance,
                 ok: false,
             });
@@ -365,6 +370,19 @@ pub fn compare(gpu: &MemoryRecorder, cpu: &MemoryRecorder, tolerance: f64) -> Ve
             max = max.max(d);
         }
         let same_len = a.values.len() == b.values.len();
+        let first_time_differing_ms = if a.info.name.ends_with("_times") {
+            let n = a.values.len().min(b.values.len());
+            let i = (0..n)
+                .find(|&i| a.values[i].to_bits() != b.values[i].to_bits())
+                .unwrap_or(n);
+            match (a.values.get(i), b.values.get(i)) {
+                (Some(x), Some(y)) => Some(x.min(*y)),
+                (Some(x), None) | (None, Some(x)) => Some(*x),
+                (None, None) => None,
+            }
+        } else {
+            None
+        };
         out.push(ArrayComparison {
             name: a.info.name.clone(),
             values: a.values.len(),
@@ -372,6 +390,7 @@ pub fn compare(gpu: &MemoryRecorder, cpu: &MemoryRecorder, tolerance: f64) -> Ve
             values_differing: differing,
             first_row_differing: first_diff,
             first_row_over_tolerance: first_over,
+            first_time_differing_ms,
             tolerance: tol,
             ok: same_len && first_over.is_none(),
         });

@@ -333,3 +333,49 @@ fn gpu_backend_without_adapter_says_how_to_get_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_gif_spec_runs_at_both_levels_from_the_command_line() {
+    let ex = format!("{}/examples/brunel_gif.toml", env!("CARGO_MANIFEST_DIR"));
+    for level in ["micro", "meso"] {
+        let out = tmp(&format!("level-{level}"));
+        let o = neuropop(&[
+            "run",
+            &ex,
+            "--level",
+            level,
+            "--backend",
+            "cpu",
+            "--out",
+            out.to_str().expect("path"),
+        ]);
+        assert!(
+            o.status.success(),
+            "{level}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for f in [
+            "activity_E.npy",
+            "summary_I_mean.npy",
+            "meta.json",
+            "activity.png",
+        ] {
+            assert!(out.join(f).exists(), "{level}: {f} missing");
+        }
+        let meta = std::fs::read_to_string(out.join("meta.json")).expect("meta");
+        let model = if level == "micro" {
+            "gif_psc_exp"
+        } else {
+            "gif_pop_psc_exp"
+        };
+        assert!(meta.contains(&format!("\"model\": \"{model}\"")), "{level}");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    // A rate spec has no second level.
+    let dir = tmp("level-bad");
+    let spec = write_spec(&dir, "rate.toml", GOOD);
+    let o = neuropop(&["run", spec.to_str().expect("path"), "--level", "micro"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only GIF networks"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
