@@ -240,14 +240,16 @@ pub fn gif_psc_exp(backend: &Backend, replicas: u64) -> Result<BenchResult> {
         let (micro, _) = crate::models::levels::at_level(&s, crate::models::levels::Level::Micro)?;
         toml::to_string(&micro).map_err(|e| crate::Error::InvalidArgument(e.to_string()))
     };
-    let warm = spec(1, 10.0)?;
     let main = spec(replicas, 2000.0)?;
     let cpu = (replicas as f64, time_spec(&Backend::Cpu, &main, None)?);
     let (gpu, adapter) = match backend {
         Backend::Cpu => (None, None),
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => (
-            Some((replicas as f64, time_spec(backend, &main, Some(&warm))?)),
+            Some((
+                replicas as f64,
+                time_spec(backend, &main, Some(&spec(1, 10.0)?))?,
+            )),
             Some(ctx.info().name.clone()),
         ),
     };
@@ -273,14 +275,6 @@ pub fn brunel_lif(backend: &Backend, t_end: f64) -> Result<BenchResult> {
             "traces = [{ population = \"E\", variable = \"V_m\", first = 3 }]",
             "plots = false",
         );
-    let warm = include_str!("../examples/brunel_lif.toml")
-        .replace("size = 10000", "size = 100")
-        .replace("size = 2500", "size = 25")
-        .replace("indegree = 1000", "indegree = 10")
-        .replace("indegree = 250", "indegree = 2")
-        .replace("t_end = 1000.0", "t_end = 5.0")
-        .replace("first = 50", "first = 5")
-        .replace("windows = [[100.0, 1000.0]]", "");
     let steps = t_end / 0.1;
     let work = 12_500.0 * steps;
     let cpu = (work, time_spec(&Backend::Cpu, &text, None)?);
@@ -288,7 +282,7 @@ pub fn brunel_lif(backend: &Backend, t_end: f64) -> Result<BenchResult> {
         Backend::Cpu => (None, None),
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => (
-            Some((work, time_spec(backend, &text, Some(&warm))?)),
+            Some((work, time_spec(backend, &text, Some(&brunel_warm_up()))?)),
             Some(ctx.info().name.clone()),
         ),
     };
@@ -302,4 +296,17 @@ pub fn brunel_lif(backend: &Backend, t_end: f64) -> Result<BenchResult> {
         gpu,
         adapter,
     ))
+}
+
+/// A small Brunel network that builds the pipelines before timing.
+#[cfg(feature = "gpu")]
+fn brunel_warm_up() -> String {
+    include_str!("../examples/brunel_lif.toml")
+        .replace("size = 10000", "size = 100")
+        .replace("size = 2500", "size = 25")
+        .replace("indegree = 1000", "indegree = 10")
+        .replace("indegree = 250", "indegree = 2")
+        .replace("t_end = 1000.0", "t_end = 5.0")
+        .replace("first = 50", "first = 5")
+        .replace("windows = [[100.0, 1000.0]]", "")
 }
