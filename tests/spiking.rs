@@ -407,3 +407,25 @@ fn compare_reports_the_meso_micro_gap_of_the_theory() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn every_example_builds_and_gif_examples_build_at_both_levels() {
+    let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let spec = Spec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Model::build(&spec).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if spec.populations[0].model.starts_with("gif") {
+            for level in [Level::Micro, Level::Meso] {
+                let (s, _) = at_level(&spec, level).expect("level");
+                Model::build(&s).unwrap_or_else(|e| panic!("{} {level:?}: {e}", path.display()));
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 8, "{n} examples");
+}
