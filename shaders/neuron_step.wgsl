@@ -103,8 +103,9 @@ fn spike_probability(x: f32) -> f32 {
     return 1.0 - npm_exp(-x);
 }
 
-// Workgroups are assigned to populations (pops[p].wg0 is a population's first workgroup),
-// so the population, its coefficients and its ports are uniform across a workgroup: on
+// Workgroups are assigned to table entries (a population of one sweep combination;
+// pops[e].wg0 is its first workgroup), so the population, its coefficients and its ports
+// are uniform across a workgroup: on
 // SIMD hardware (lavapipe included) they are scalar loads instead of per-lane gathers.
 // Each invocation advances NPT neurons (WG apart): 1 on GPUs; more on CPU adapters, where
 // every invocation has a fixed cost that would otherwise dominate short blocks.
@@ -123,29 +124,32 @@ fn neuron_step(
         atomicStore(&ctl[other + 2u], 1u);
         atomicStore(&ctl[other + 3u], 0u);
     }
-    var p = 0u;
-    for (var q = 1u; q < cfg.n_pops; q = q + 1u) {
+    var e = 0u;
+    for (var q = 1u; q < cfg.n_entries; q = q + 1u) {
         if (w >= pops[q].wg0) {
-            p = q;
+            e = q;
         }
     }
-    let pop = pops[p];
-    let c = coef[p];
-    let n_pop = pop.size * (cfg.n_total / cfg.n_neurons);
+    let pop = pops[e];
+    let c = coef[e];
+    let n_pop = pop.size * cfg.replicas_per_combo;
     let first = (w - pop.wg0) * WG * NPT + lid;
     for (var kk = 0u; kk < NPT; kk = kk + 1u) {
         let j = first + kk * WG;
         if (j >= n_pop) {
             break;
         }
-        step_neuron(p, pop, c, j);
+        step_neuron(pop, c, j);
     }
 }
 
-// Advances neuron j (index over all replicas of population p) through the block.
-fn step_neuron(p: u32, pop: PopInfo, c: NeuronCoef, j: u32) {
-    let r = j / pop.size;
-    let local = j - r * pop.size;
+// Advances neuron j (index over the replicas of one population and sweep combination)
+// through the block.
+fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
+    let p = pop.pop;
+    let rr = j / pop.size;
+    let r = pop.combo * cfg.replicas_per_combo + rr;
+    let local = j - rr * pop.size;
     let i = pop.offset + local;
     let g = r * cfg.n_neurons + i;
     let cset = 4u * cfg.parity;

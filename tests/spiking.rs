@@ -429,3 +429,46 @@ fn every_example_builds_and_gif_examples_build_at_both_levels() {
     }
     assert!(n >= 8, "{n} examples");
 }
+
+#[test]
+fn sweeps_expand_to_replicas_with_their_own_parameters() {
+    // An F-I curve of iaf_psc_delta in one run: I_e from 400 to 600 pA, 2 copies each.
+    let text = SINGLE.replace("MODEL", "iaf_psc_delta").replace("size = 1", "size = 3")
+        + "activity_bin = 1.0\nwindows = [[0.0, 1000.0]]\n[sweep]\n\"n.I_e\" = [400.0, 500.0, 600.0]\n";
+    let text = text.replace("[simulation]\n", "[simulation]\nreplicas = 2\n");
+    let rec = common::run(&text, &Backend::Cpu);
+    let m = values(&rec, "summary_n_mean");
+    assert_eq!(m.len(), 6, "[combination, copy, window]");
+    assert_eq!(values(&rec, "sweep"), &[400.0, 500.0, 600.0]);
+    // NEST: 63 spikes in 1000 ms at 500 pA; rates grow with the current.
+    assert!(
+        (m[2] - 63.0).abs() < 1e-9 && (m[3] - 63.0).abs() < 1e-9,
+        "{m:?}"
+    );
+    assert!(m[0] < m[2] && m[2] < m[4], "{m:?}");
+    for pair in m.chunks(2) {
+        assert_eq!(pair[0], pair[1], "deterministic copies differ");
+    }
+    // A network sweep over a weight and a Poisson rate, GPU against CPU.
+    let Some(ctx) = gpu() else { return };
+    let net = LIF_NET
+        .replace("t_end = 300.0", "t_end = 100.0")
+        .replace("replicas = 2", "replicas = 1")
+        .replace("activity_replicas = 2", "activity_replicas = 4")
+        + "[sweep]\n\"E->E.weight\" = [20.0, 40.0]\n\"E.poisson_rate\" = [8000.0, 12000.0]\n";
+    let spec = Spec::parse(&net, "sweep.toml").expect("spec");
+    let g = run_spec(&spec, &Backend::Gpu(ctx));
+    let c = run_spec(&spec, &Backend::Cpu);
+    assert_same(&g, &c, "activity_E");
+    assert_same(&g, &c, "summary_E_mean");
+    let m = values(&c, "summary_E_mean");
+    assert_eq!(m.len(), 4);
+    // More drive, more spikes: the weight and the Poisson rate both raise E's rate.
+    assert!(m[1] > m[0] && m[3] > m[2] && m[3] > m[1], "{m:?}");
+    let e = build_err(&format!("{LIF_NET}[sweep]\n\"I.poisson_rate\" = [-1.0]\n"));
+    assert!(e.contains("poisson_rate") && e.contains(">= 0"), "{e}");
+    let e = build_err(&format!("{LIF_NET}[sweep]\n\"E.tau_m\" = [-1.0]\n"));
+    assert!(e.contains("tau_m") && e.contains("> 0"), "{e}");
+    let e = build_err(&format!("{LIF_NET}[sweep]\n\"E.bogus\" = [1.0]\n"));
+    assert!(e.contains("bogus"), "{e}");
+}

@@ -34,11 +34,15 @@ struct NetConfig {
     zero: u32,
     // Replicas x populations (one activity row per step).
     n_rep_pops: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // Replicas of each sweep combination (replica r belongs to combination r / this).
+    replicas_per_combo: u32,
+    // Population-table entries: sweep combinations x populations.
+    n_entries: u32,
 }
 
-// One population. Keep in sync with models::spiking::kernel::PopInfo.
+// One population of one sweep combination (entry combo * n_pops + pop; the first n_pops
+// entries double as the population layout). Keep in sync with
+// models::spiking::kernel::PopInfo.
 struct PopInfo {
     // First neuron (index within a replica) and size.
     offset: u32,
@@ -57,6 +61,9 @@ struct PopInfo {
     // V of neurons 0 .. trace_first of replica 0 go to trace columns trace_base + i.
     trace_first: u32,
     trace_base: u32,
-    // First workgroup of this population in neuron_step (set by the GPU engine).
+    // First workgroup of this entry in neuron_step (set by the GPU engine).
     wg0: u32,
+    // Population index and sweep combination of this entry.
+    pop: u32,
+    combo: u32,
 }

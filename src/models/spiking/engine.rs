@@ -22,8 +22,14 @@ pub struct EngineSetup {
     pub nk: [u32; 2],
     /// Neurons in all replicas.
     pub n_total: u32,
-    /// Initial V per population.
+    /// Initial V per table entry (combination x population).
     pub v_init: Vec<f32>,
+    /// Neurons per replica.
+    pub n_neurons: u32,
+    /// Populations.
+    pub n_pops: u32,
+    /// Replicas per sweep combination.
+    pub replicas_per_combo: u32,
     /// Ring slots x words per slot.
     pub ring_words: u64,
     /// Activity words per chunk (steps x replicas x populations).
@@ -43,6 +49,21 @@ pub struct EngineSetup {
     /// Loop iterations of one neuron through one block, counted as the loop budget counts
     /// them (bounds the neurons per invocation on lavapipe).
     pub loop_iters_per_neuron: u64,
+}
+
+impl EngineSetup {
+    /// Initial V of neuron `g` (index over all replicas).
+    pub fn initial_v(&self, pops: &[super::kernel::PopInfo], g: u32) -> f32 {
+        let r = g / self.n_neurons.max(1);
+        let i = g % self.n_neurons.max(1);
+        let np = self.n_pops.max(1) as usize;
+        let p = pops[..np.min(pops.len())]
+            .iter()
+            .rposition(|q| i >= q.offset)
+            .unwrap_or(0);
+        let e = (r / self.replicas_per_combo.max(1)) as usize * np + p;
+        self.v_init.get(e).copied().unwrap_or(0.0)
+    }
 }
 
 /// Runs chunks of blocks.
@@ -93,11 +114,8 @@ impl CpuEngine {
     /// State at rest (V = the populations' initial V).
     pub fn new(setup: EngineSetup, tab: OwnedTables) -> Self {
         let mut states = vec![NeuronState::default(); setup.n_total as usize];
-        let n_neurons = tab.pops.last().map_or(1, |p| p.offset + p.size).max(1);
         for (g, s) in states.iter_mut().enumerate() {
-            let i = g as u32 % n_neurons;
-            let p = tab.pops.iter().rposition(|q| i >= q.offset).unwrap_or(0);
-            s.v = setup.v_init[p];
+            s.v = setup.initial_v(&tab.pops, g as u32);
         }
         Self {
             ring: (0..setup.ring_words).map(|_| AtomicU32::new(0)).collect(),
@@ -294,13 +312,13 @@ mod gpu {
                     mapped_at_creation: false,
                 })
             })?;
-            // Whole workgroups per population (all replicas of it), so a workgroup's
-            // population is uniform.
-            let replicas = s.n_total / tab.pops.last().map_or(1, |p| p.offset + p.size).max(1);
+            // Whole workgroups per table entry (a population of one sweep combination, all
+            // its replicas), so a workgroup's population and parameters are uniform.
+            let v0: Vec<f32> = (0..s.n_total).map(|g| s.initial_v(&tab.pops, g)).collect();
             let mut n_groups = 0u32;
             for p in &mut tab.pops {
                 p.wg0 = n_groups;
-                n_groups += (p.size * replicas).div_ceil(wg * npt);
+                n_groups += (p.size * s.replicas_per_combo).div_ceil(wg * npt);
             }
             let pops = ctx.storage_buffer_init(
                 "spiking.pops",
@@ -328,14 +346,6 @@ mod gpu {
                 BufferSpec::Input,
             )?;
             let stim = ctx.storage_buffer("spiking.stim", s.stim_words * 4, BufferSpec::Input)?;
-            let n_neurons = tab.pops.last().map_or(1, |p| p.offset + p.size).max(1);
-            let v0: Vec<f32> = (0..s.n_total)
-                .map(|g| {
-                    let i = g % n_neurons;
-                    let p = tab.pops.iter().rposition(|q| i >= q.offset).unwrap_or(0);
-                    s.v_init[p]
-                })
-                .collect();
             let v_m = ctx.storage_buffer_init("spiking.v_m", &v0, BufferSpec::State)?;
             let i_syn = ctx.storage_buffer("spiking.i_syn", n as u64 * 8, BufferSpec::State)?;
             let refr = ctx.storage_buffer("spiking.refr", n as u64 * 4, BufferSpec::State)?;

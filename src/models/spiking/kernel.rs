@@ -55,11 +55,14 @@ pub struct NetConfig {
     pub zero: u32,
     /// Replicas x populations.
     pub n_rep_pops: u32,
-    /// Padding.
-    pub _pad: [u32; 2],
+    /// Replicas of each sweep combination.
+    pub replicas_per_combo: u32,
+    /// Population-table entries (combinations x populations).
+    pub n_entries: u32,
 }
 
-/// One population. Keep in sync with `PopInfo` in shaders/shared/network.wgsl.
+/// One population of one sweep combination (entry `combo * n_pops + pop`). Keep in sync with
+/// `PopInfo` in shaders/shared/network.wgsl.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct PopInfo {
@@ -85,8 +88,12 @@ pub struct PopInfo {
     pub trace_first: u32,
     /// First trace column of this population.
     pub trace_base: u32,
-    /// First workgroup of this population in `neuron_step` (GPU engine only).
+    /// First workgroup of this entry in `neuron_step` (GPU engine only).
     pub wg0: u32,
+    /// Population index.
+    pub pop: u32,
+    /// Sweep combination.
+    pub combo: u32,
 }
 
 /// An incoming projection as seen by its target: where its counts are and their weight.
@@ -374,8 +381,9 @@ pub fn neuron_step(
             .rev()
             .find(|&q| i >= tab.pops[q].offset)
             .unwrap_or(0);
-        let pop = tab.pops[p];
-        let c = &tab.coef[p];
+        let entry = (r / cfg.replicas_per_combo) as usize * cfg.n_pops as usize + p;
+        let pop = tab.pops[entry];
+        let c = &tab.coef[entry];
         let local = i - pop.offset;
         let mut v = st.v;
         let mut cur = st.i_syn;

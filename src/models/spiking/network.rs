@@ -8,7 +8,7 @@ use super::kernel::{poisson_purpose, Pois, PopInfo, Port, Proj};
 use super::params::{NeuronCoef, NeuronModel, NeuronParams};
 use crate::error::Result;
 use crate::models::common::{ActivityRecord, StepStimuli};
-use crate::spec::{Rule, Spec, Stimulus};
+use crate::spec::{Rule, Spec, Stimulus, SweepGrid};
 
 /// Most populations per network (`MAX_POPS` in shaders/shared/network.wgsl).
 pub const MAX_POPS: usize = 16;
@@ -57,9 +57,9 @@ pub struct SpikingNetwork {
     pub names: Vec<String>,
     /// Population sizes.
     pub sizes: Vec<u32>,
-    /// Parameters per population.
+    /// Parameters per population (as written; sweeps change them per combination).
     pub params: Vec<NeuronParams>,
-    /// Coefficients per population.
+    /// Coefficients per table entry (sweep combination x population).
     pub coef: Vec<NeuronCoef>,
     /// Projections in spec order.
     pub projections: Vec<ProjectionInfo>,
@@ -73,8 +73,16 @@ pub struct SpikingNetwork {
     pub steps: u64,
     /// Seed.
     pub seed: u64,
-    /// Independent copies.
+    /// Independent copies in all: sweep combinations x `replicas_per_combo`.
     pub replicas: u32,
+    /// Copies of each sweep combination (`simulation.replicas`).
+    pub replicas_per_combo: u32,
+    /// The sweep grid (empty: one combination).
+    pub grid: SweepGrid,
+    /// Projection weights per combination.
+    pub combo_weights: Vec<Vec<f64>>,
+    /// Poisson rates (Hz) per combination.
+    pub combo_rates: Vec<Vec<f64>>,
     /// Neurons per replica.
     pub n_neurons: u32,
     /// Steps per block (the smallest delay, at most [`MAX_BLOCK`]).
@@ -107,12 +115,6 @@ impl SpikingNetwork {
                 ),
             ));
         }
-        if !spec.sweep.is_empty() {
-            return Err(spec.error(
-                "sweep",
-                "spiking networks do not take a [sweep] yet: use simulation.replicas for seed ensembles",
-            ));
-        }
         if !spec.record.summaries.is_empty() || spec.record.summary_from.is_some() {
             return Err(spec.error(
                 "record.summaries",
@@ -135,7 +137,20 @@ impl SpikingNetwork {
             sizes.push(p.size as u32);
             params.push(np);
         }
-        let replicas = spec.simulation.replicas;
+        let grid = spec.sweep_grid()?;
+        let combos = grid.combinations();
+        let rpc = spec.simulation.replicas;
+        let total = combos * u64::from(rpc);
+        if total > u64::from(u32::MAX / 2) || offset * total > u64::from(u32::MAX / 2) {
+            return Err(spec.error(
+                "population",
+                format!(
+                    "{offset} neurons x {total} replicas: at most {} neurons in one run",
+                    u32::MAX / 2
+                ),
+            ));
+        }
+        let replicas = total as u32;
         if offset * u64::from(replicas) > u64::from(u32::MAX / 2) {
             return Err(spec.error(
                 "population",
@@ -232,7 +247,61 @@ impl SpikingNetwork {
             .min(MAX_BLOCK);
         let ring_len = projections.iter().map(|p| p.delay).max().unwrap_or(1) + 1;
         let record = Self::record_from_spec(spec, &names, &sizes)?;
-        let coef: Vec<NeuronCoef> = params.iter().map(|p| p.coef(model, dt)).collect();
+        // Every combination's parameters, weights and Poisson rates, checked now.
+        let mut combo_params = Vec::new();
+        let mut combo_weights = Vec::new();
+        let mut combo_rates = Vec::new();
+        for c in 0..combos {
+            let mut ps = params.clone();
+            let mut ws: Vec<f64> = projections.iter().map(|p| p.weight).collect();
+            let mut rs: Vec<f64> = poisson.iter().map(|p| p.1).collect();
+            for (ai, axis) in grid.axes.iter().enumerate() {
+                let v = grid.value(ai, c);
+                let key = format!("sweep.\"{}\"", axis.key);
+                if let Some(pop) = &axis.population {
+                    let i = names.iter().position(|n| n == pop).unwrap_or(0);
+                    if axis.param == "poisson_rate" {
+                        if v < 0.0 {
+                            return Err(
+                                spec.error(&key, format!("{v} Hz: Poisson rates must be >= 0"))
+                            );
+                        }
+                        let mut any = false;
+                        for (r, (tp, _, _)) in rs.iter_mut().zip(&poisson) {
+                            if *tp == i {
+                                *r = v;
+                                any = true;
+                            }
+                        }
+                        if !any {
+                            return Err(
+                                spec.error(&key, format!("`{pop}` has no Poisson input to sweep"))
+                            );
+                        }
+                    } else {
+                        ps[i]
+                            .set(model, &axis.param, v)
+                            .map_err(|e| spec.error(&key, e))?;
+                        ps[i]
+                            .validate(model, &format!("\"{pop}\" (combination {c})"))
+                            .map_err(|e| spec.error(&key, e.to_string()))?;
+                    }
+                } else if let Some((src, tgt)) = &axis.projection {
+                    for (w, pr) in ws.iter_mut().zip(&projections) {
+                        if names[pr.src] == *src && names[pr.tgt] == *tgt {
+                            *w = v;
+                        }
+                    }
+                }
+            }
+            combo_params.push(ps);
+            combo_weights.push(ws);
+            combo_rates.push(rs);
+        }
+        let coef: Vec<NeuronCoef> = combo_params
+            .iter()
+            .flat_map(|ps| ps.iter().map(|p| p.coef(model, dt)))
+            .collect();
         let nk = [
             coef.iter().map(|c| c.n_stc).max().unwrap_or(0),
             coef.iter().map(|c| c.n_sfa).max().unwrap_or(0),
@@ -250,6 +319,10 @@ impl SpikingNetwork {
             steps: spec.steps(),
             seed: spec.simulation.seed,
             replicas,
+            replicas_per_combo: rpc,
+            grid,
+            combo_weights,
+            combo_rates,
             n_neurons,
             block,
             ring_len,
@@ -391,27 +464,11 @@ impl SpikingNetwork {
         let mut ports = Vec::new();
         let mut pois = Vec::new();
         let mut proj = Vec::new();
-        let mut trace_base = 0u32;
-        for (p, &offset) in offsets.iter().enumerate().take(np) {
-            let mut info = PopInfo {
-                offset,
-                size: self.sizes[p],
-                port0: ports.len() as u32,
-                pois0: pois.len() as u32,
-                out0: proj.len() as u32,
-                rec_spikes: self.record.spikes[p],
-                trace_first: self.record.traces[p],
-                trace_base,
-                ..Default::default()
-            };
-            trace_base += self.record.traces[p];
+        // Outgoing projections are the same for every combination.
+        let mut out_range = Vec::new();
+        for p in 0..np {
+            let out0 = proj.len() as u32;
             for (k, pr) in self.projections.iter().enumerate() {
-                if pr.tgt == p {
-                    ports.push(Port {
-                        base: port_base[k],
-                        weight: pr.weight as f32,
-                    });
-                }
                 if pr.src == p {
                     proj.push(Proj {
                         port_base: port_base[k],
@@ -421,20 +478,48 @@ impl SpikingNetwork {
                     });
                 }
             }
-            for (k, &(tp, rate, w)) in self.poisson.iter().enumerate() {
-                if tp == p {
-                    pois.push(Pois {
-                        lambda: (rate * self.dt / 1000.0) as f32,
-                        weight: w as f32,
-                        purpose: poisson_purpose(k),
-                        _pad: 0,
-                    });
+            out_range.push((out0, proj.len() as u32 - out0));
+        }
+        for c in 0..self.combinations() as usize {
+            let mut trace_base = 0u32;
+            for (p, &offset) in offsets.iter().enumerate().take(np) {
+                let mut info = PopInfo {
+                    offset,
+                    size: self.sizes[p],
+                    port0: ports.len() as u32,
+                    pois0: pois.len() as u32,
+                    out0: out_range[p].0,
+                    n_out: out_range[p].1,
+                    rec_spikes: self.record.spikes[p],
+                    trace_first: self.record.traces[p],
+                    trace_base,
+                    pop: p as u32,
+                    combo: c as u32,
+                    ..Default::default()
+                };
+                trace_base += self.record.traces[p];
+                for (k, pr) in self.projections.iter().enumerate() {
+                    if pr.tgt == p {
+                        ports.push(Port {
+                            base: port_base[k],
+                            weight: self.combo_weights[c][k] as f32,
+                        });
+                    }
                 }
+                for (k, &(tp, _, w)) in self.poisson.iter().enumerate() {
+                    if tp == p {
+                        pois.push(Pois {
+                            lambda: (self.combo_rates[c][k] * self.dt / 1000.0) as f32,
+                            weight: w as f32,
+                            purpose: poisson_purpose(k),
+                            _pad: 0,
+                        });
+                    }
+                }
+                info.n_ports = ports.len() as u32 - info.port0;
+                info.n_pois = pois.len() as u32 - info.pois0;
+                pops.push(info);
             }
-            info.n_ports = ports.len() as u32 - info.port0;
-            info.n_pois = pois.len() as u32 - info.pois0;
-            info.n_out = proj.len() as u32 - info.out0;
-            pops.push(info);
         }
         (pops, ports, pois, proj)
     }
@@ -453,6 +538,11 @@ impl SpikingNetwork {
         } else {
             self.stimuli.table(k0 - 1, n)
         }
+    }
+
+    /// Sweep combinations.
+    pub fn combinations(&self) -> u64 {
+        self.grid.combinations()
     }
 
     /// Activity bins of the run.

@@ -331,6 +331,62 @@ impl NeuronParams {
         }
     }
 
+    /// Sets a numeric parameter by its NEST name (`tau_sfa.1` addresses a list entry), for
+    /// sweeps; unknown names are an error naming the model.
+    pub fn set(
+        &mut self,
+        model: NeuronModel,
+        name: &str,
+        value: f64,
+    ) -> std::result::Result<(), String> {
+        let mut table = match self {
+            Self::Iaf(p) => toml::Table::try_from(p.clone()),
+            Self::Gif(p) => toml::Table::try_from(p.clone()),
+        }
+        .map_err(|e| e.to_string())?;
+        let (key, index) = match name.split_once('.') {
+            Some((k, i)) => (
+                k,
+                Some(
+                    i.parse::<usize>()
+                        .map_err(|_| format!("`{name}`: the index must be a whole number"))?,
+                ),
+            ),
+            None => (name, None),
+        };
+        match index {
+            None => {
+                table.insert(key.to_string(), toml::Value::Float(value));
+            }
+            Some(i) => {
+                let Some(toml::Value::Array(list)) = table.get_mut(key) else {
+                    return Err(format!("`{key}` of {} is not a list", model.name()));
+                };
+                let len = list.len();
+                let slot = list.get_mut(i).ok_or_else(|| {
+                    format!("`{name}`: index {i} out of range (the list has {len} entries)")
+                })?;
+                *slot = toml::Value::Float(value);
+            }
+        }
+        let wrong = match model {
+            NeuronModel::IafPscDelta => ["tau_syn_ex", "tau_syn_in"].contains(&key),
+            NeuronModel::IafPscExp => key == "V_min",
+            NeuronModel::GifPscExp => false,
+        };
+        let parsed = if wrong {
+            Err(format!("`{key}` is not a parameter of {}", model.name()))
+        } else {
+            match self {
+                Self::Iaf(_) => parse::<IafParams>(&table).map(Self::Iaf),
+                Self::Gif(_) => parse::<GifParams>(&table).map(Self::Gif),
+            }
+        };
+        *self =
+            parsed.map_err(|e| format!("`{name}` cannot be swept for {}: {e}", model.name()))?;
+        Ok(())
+    }
+
     /// Checks ranges; `who` names the population in messages.
     pub fn validate(&self, model: NeuronModel, who: &str) -> Result<()> {
         let m = format!("{} population {who}", model.name());

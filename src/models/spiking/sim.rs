@@ -64,6 +64,9 @@ pub fn run(
         nk: net.nk,
         n_total: net.n_total(),
         v_init: net.coef.iter().map(|c| c.v_init).collect(),
+        n_neurons: net.n_neurons,
+        n_pops: np as u32,
+        replicas_per_combo: net.replicas_per_combo,
         ring_words: u64::from(net.ring_len) * u64::from(net.ring_row()),
         act_words: chunk * n_rep_pops,
         spk_cap: net.spike_capacity().min(u64::from(u32::MAX / 2)) as u32,
@@ -173,6 +176,7 @@ fn drive(
     let seed = crate::rng::seed_key(net.seed);
     let offsets = net.offsets();
 
+    crate::models::common::record_sweep(rec, &net.grid, u64::from(net.replicas_per_combo))?;
     // Traces stream chunk by chunk.
     let samples = net.steps.div_ceil(every);
     let trace_ids = if n_trace > 0 {
@@ -235,7 +239,8 @@ fn drive(
                 syn_cap: engine.syn_cap(),
                 zero: 0,
                 n_rep_pops: n_rep_pops as u32,
-                _pad: [0; 2],
+                replicas_per_combo: net.replicas_per_combo,
+                n_entries: (net.combinations() * np as u64) as u32,
             });
             parity ^= 1;
             s += m;
@@ -385,12 +390,12 @@ fn drive(
             }
         }
         rec.whole(
-            ArrayInfo::new(format!("summary_{}_mean", net.names[p]), vec![1, reps as u64, wins.len() as u64], Dtype::F64,
+            ArrayInfo::new(format!("summary_{}_mean", net.names[p]), vec![net.combinations(), u64::from(net.replicas_per_combo), wins.len() as u64], Dtype::F64,
                 format!("mean of A_N of {} in each window, Hz, shape [combination, replica copy, window]", net.names[p])),
             Data::F64(&means),
         )?;
         rec.whole(
-            ArrayInfo::new(format!("summary_{}_var", net.names[p]), vec![1, reps as u64, wins.len() as u64], Dtype::F64,
+            ArrayInfo::new(format!("summary_{}_var", net.names[p]), vec![net.combinations(), u64::from(net.replicas_per_combo), wins.len() as u64], Dtype::F64,
                 format!("variance of A_N of {} over the {bin_ms} ms bins of each window, Hz^2, shape [combination, replica copy, window]", net.names[p])),
             Data::F64(&vars),
         )?;
