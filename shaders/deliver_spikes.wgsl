@@ -4,6 +4,8 @@
 // count in the ring slot of the arrival step. Integer atomics make the result independent
 // of order. CPU twin: models::spiking::kernel::deliver_spikes.
 
+// #import shared/math.wgsl
+// #import shared/rng.wgsl
 // #import shared/network.wgsl
 
 override WG: u32 = 64u;
@@ -11,6 +13,8 @@ override WG: u32 = 64u;
 override NSYN: u32 = 1u;
 // As in neuron_step: where the spike count of a block is kept.
 override BIG_LIST: bool = false;
+// Some projection is procedural (compiled out otherwise: on SIMD CPUs present code costs).
+override PROCEDURAL: bool = false;
 
 // Keep in sync with models::spiking::kernel::Proj.
 struct Proj {
@@ -18,7 +22,22 @@ struct Proj {
     tgt_size: u32,
     delay: u32,
     row0: u32,
+    mode: u32,
+    seg_len: u32,
+    forbid_self: u32,
+    index: u32,
+    inv_log_q: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
+
+// Proj.mode (models::spiking::kernel::proj_mode).
+const MODE_STORED: u32 = 0u;
+const MODE_BERNOULLI: u32 = 1u;
+const MODE_ALL_TO_ALL: u32 = 2u;
+const MODE_ONE_TO_ONE: u32 = 3u;
+const PURPOSE_CONNECT: u32 = 3u;
 
 @group(0) @binding(0) var<uniform> cfg: NetConfig;
 @group(0) @binding(1) var<storage, read> pops: array<PopInfo>;
@@ -66,6 +85,30 @@ fn population_of(i: u32, n_pops: u32) -> u32 {
     return p;
 }
 
+// Procedural pairwise_bernoulli: the targets of segment `sg` of source neuron g are drawn
+// again at every delivery, by geometric gaps from the stream (seed; g, projection,
+// 3 + 256 (sg + 1)). CPU twin: models::spiking::kernel::bernoulli_segment.
+fn bernoulli_segment(g: u32, pr: Proj, sg: u32, local: u32, base: u32) {
+    var rng = rng_init(vec2<u32>(cfg.seed_lo, cfg.seed_hi), g, pr.index, PURPOSE_CONNECT + 256u * (sg + 1u));
+    let hi = min(pr.tgt_size, (sg + 1u) * pr.seg_len);
+    var j = sg * pr.seg_len;
+    loop {
+        let u = rng_uniform(&rng);
+        let gap = floor(npm_log(u) * pr.inv_log_q);
+        if (gap >= f32(hi - j)) {
+            break;
+        }
+        j = j + u32(gap);
+        if (!(pr.forbid_self == 1u && j == local)) {
+            atomicAdd(&ring[base + j], 1u);
+        }
+        j = j + 1u;
+        if (j >= hi) {
+            break;
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn deliver_spikes(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -85,18 +128,37 @@ fn deliver_spikes(
     for (var k = 0u; k < pop.n_out; k = k + 1u) {
         let pr = proj[pop.out0 + k];
         let slot = (t + pr.delay) % cfg.ring_len;
-        let row = pr.row0 + r * pop.size + local;
-        let lo = rowptr[row];
-        let hi = rowptr[row + 1u];
         let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
-        // Split the row where it crosses from one synapse binding to the next.
-        var j0 = lo;
-        while (j0 < hi) {
-            let b = j0 / cfg.syn_cap;
-            let first = b * cfg.syn_cap;
-            let j1 = min(hi, first + cfg.syn_cap);
-            push(b, j0 - first, j1 - first, lid, base);
-            j0 = j1;
+        if (pr.mode == MODE_STORED) {
+            let row = pr.row0 + r * pop.size + local;
+            let lo = rowptr[row];
+            let hi = rowptr[row + 1u];
+            // Split the row where it crosses from one synapse binding to the next.
+            var j0 = lo;
+            while (j0 < hi) {
+                let b = j0 / cfg.syn_cap;
+                let first = b * cfg.syn_cap;
+                let j1 = min(hi, first + cfg.syn_cap);
+                push(b, j0 - first, j1 - first, lid, base);
+                j0 = j1;
+            }
+        } else if (!PROCEDURAL) {
+            // Unreachable: every projection is stored.
+        } else if (pr.mode == MODE_ALL_TO_ALL) {
+            for (var j = lid; j < pr.tgt_size; j = j + WG) {
+                if (!(pr.forbid_self == 1u && j == local)) {
+                    atomicAdd(&ring[base + j], 1u);
+                }
+            }
+        } else if (pr.mode == MODE_ONE_TO_ONE) {
+            if (lid == 0u && pr.forbid_self == 0u) {
+                atomicAdd(&ring[base + local], 1u);
+            }
+        } else {
+            let n_seg = (pr.tgt_size + pr.seg_len - 1u) / pr.seg_len;
+            for (var sg = lid; sg < n_seg; sg = sg + WG) {
+                bernoulli_segment(g, pr, sg, local, base);
+            }
         }
     }
 }

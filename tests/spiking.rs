@@ -472,3 +472,59 @@ fn sweeps_expand_to_replicas_with_their_own_parameters() {
     let e = build_err(&format!("{LIF_NET}[sweep]\n\"E.bogus\" = [1.0]\n"));
     assert!(e.contains("bogus"), "{e}");
 }
+
+#[test]
+fn procedural_connectivity_matches_between_paths_and_is_chosen_by_memory() {
+    let Some(ctx) = gpu() else { return };
+    let net = LIF_NET
+        .replace(
+            "rule = \"pairwise_bernoulli\"\np = 0.1\n",
+            "rule = \"pairwise_bernoulli\"\np = 0.1\nconnectivity = \"procedural\"\n",
+        )
+        .replace(
+            "rule = \"all_to_all\"\n",
+            "rule = \"all_to_all\"\nconnectivity = \"procedural\"\n",
+        );
+    assert_eq!(net.matches("procedural").count(), 2);
+    let spec = Spec::parse(&net, "proc.toml").expect("spec");
+    let g = run_spec(&spec, &Backend::Gpu(ctx));
+    let c = run_spec(&spec, &Backend::Cpu);
+    let n = assert_same(&g, &c, "spikes_E_times");
+    assert!(n > 1000, "too few spikes: {n}");
+    assert_same(&g, &c, "spikes_I_senders");
+    assert_same(&g, &c, "V_m_I");
+    // Statistically the same network as the stored one: E rates within 10 %.
+    let stored = run_spec(
+        &Spec::parse(LIF_NET, "lif.toml").expect("spec"),
+        &Backend::Cpu,
+    );
+    let (a, b) = (
+        values(&c, "summary_E_mean")[0],
+        values(&stored, "summary_E_mean")[0],
+    );
+    assert!(
+        (a / b - 1.0).abs() < 0.1,
+        "procedural {a} Hz vs stored {b} Hz"
+    );
+    // fixed_indegree cannot be procedural.
+    let e = build_err(&LIF_NET.replace(
+        "indegree = 20\nweight = -200.0",
+        "indegree = 20\nconnectivity = \"procedural\"\nweight = -200.0",
+    ));
+    assert!(
+        e.contains("connectivity") && e.contains("fixed_indegree"),
+        "{e}"
+    );
+    // `auto` turns to procedural when the stored synapses would exceed 256 MiB.
+    let big = LIF_NET
+        .replace("size = 800", "size = 30000")
+        .replace("t_end = 300.0", "t_end = 1.0");
+    let spec = Spec::parse(&big, "big.toml").expect("spec");
+    let net = neuropop::models::spiking::SpikingNetwork::from_spec(&spec).expect("net");
+    let kinds: Vec<bool> = net.projections.iter().map(|p| p.conn.procedural).collect();
+    assert_eq!(
+        kinds,
+        vec![true, false, true, false],
+        "E->E bernoulli and E->I all_to_all go procedural"
+    );
+}

@@ -158,6 +158,30 @@ pub struct Projection {
     /// Whether a pair may be connected more than once (NEST's `allow_multapses`, default true).
     #[serde(default = "yes")]
     pub multapses: bool,
+    /// Spiking networks: keep the synapses (`stored`) or regenerate each spike's targets from
+    /// the random stream when it is delivered (`procedural`, no synapse memory; for
+    /// `pairwise_bernoulli` and `all_to_all`). `auto` (default) stores them unless the
+    /// network's synapses would take more than 256 MiB.
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub connectivity: Connectivity,
+}
+
+/// How a spiking network keeps a projection's synapses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Connectivity {
+    /// Stored unless the network would need more than 256 MiB of synapses.
+    #[default]
+    Auto,
+    /// Compressed rows by source, built once.
+    Stored,
+    /// Targets regenerated from the random stream at each delivery (GeNN's procedural
+    /// connectivity).
+    Procedural,
+}
+
+fn is_auto(c: &Connectivity) -> bool {
+    *c == Connectivity::Auto
 }
 
 fn yes() -> bool {

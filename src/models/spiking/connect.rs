@@ -30,6 +30,8 @@ pub struct ConnSpec {
     pub autapses: bool,
     /// Whether a pair may be connected more than once (`fixed_indegree`).
     pub multapses: bool,
+    /// Targets regenerated at delivery (`deliver_spikes`), nothing stored.
+    pub procedural: bool,
 }
 
 impl ConnSpec {
@@ -140,7 +142,12 @@ fn bernoulli_targets(
 /// Builds every projection for `replicas` replicas of a network of `n_neurons` neurons.
 /// Errors when the synapses would not fit 32-bit indices.
 pub fn build(specs: &[ConnSpec], replicas: u32, n_neurons: u32, seed: u64) -> Result<Connectivity> {
-    let total: f64 = specs.iter().map(|c| c.expected_synapses()).sum::<f64>() * f64::from(replicas);
+    let total: f64 = specs
+        .iter()
+        .filter(|c| !c.procedural)
+        .map(|c| c.expected_synapses())
+        .sum::<f64>()
+        * f64::from(replicas);
     if total > f64::from(u32::MAX) * 0.95 {
         return Err(Error::InvalidArgument(format!(
             "the network has about {total:.3e} synapses: at most {:.3e} (32-bit synapse indices)",
@@ -150,6 +157,9 @@ pub fn build(specs: &[ConnSpec], replicas: u32, n_neurons: u32, seed: u64) -> Re
     let mut conn = Connectivity::default();
     for (k, c) in specs.iter().enumerate() {
         conn.row0.push(conn.rowptr.len() as u32);
+        if c.procedural {
+            continue;
+        }
         let k = k as u32;
         let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
         for r in 0..replicas {
@@ -233,6 +243,7 @@ mod tests {
             p: 0.2,
             autapses: false,
             multapses: false,
+            procedural: false,
         }
     }
 

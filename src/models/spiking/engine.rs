@@ -301,6 +301,14 @@ mod gpu {
                     ("WG", f64::from(dwg)),
                     ("NSYN", nsyn as f64),
                     ("BIG_LIST", f64::from(u8::from(big_list))),
+                    (
+                        "PROCEDURAL",
+                        f64::from(u8::from(
+                            tab.proj
+                                .iter()
+                                .any(|p| p.mode != super::super::kernel::proj_mode::STORED),
+                        )),
+                    ),
                 ],
             )?;
             let n = s.n_total as usize;

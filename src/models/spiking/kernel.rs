@@ -124,7 +124,7 @@ pub struct Pois {
 /// An outgoing projection as seen by its source. Keep in sync with `Proj` in
 /// shaders/deliver_spikes.wgsl.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Pod, Zeroable)]
 pub struct Proj {
     /// Offset of the target port in a ring slot.
     pub port_base: u32,
@@ -132,8 +132,64 @@ pub struct Proj {
     pub tgt_size: u32,
     /// Delay in steps (>= the block length).
     pub delay: u32,
-    /// First row of this projection in `rowptr` (`+ replica * src_size + local`).
+    /// First row of this projection in `rowptr` (`+ replica * src_size + local`; stored).
     pub row0: u32,
+    /// [`proj_mode`]: stored rows or a procedural rule.
+    pub mode: u32,
+    /// Procedural `pairwise_bernoulli`: targets per segment (one random stream each).
+    pub seg_len: u32,
+    /// 1 when a neuron must not reach itself (same population, no autapses).
+    pub forbid_self: u32,
+    /// Projection index (the RNG `step` word of procedural streams).
+    pub index: u32,
+    /// Procedural `pairwise_bernoulli`: `1 / ln(1 - p)` (negative).
+    pub inv_log_q: f32,
+    /// Padding.
+    pub _pad: [u32; 3],
+}
+
+/// `Proj::mode` values (`MODE_*` in shaders/deliver_spikes.wgsl).
+pub mod proj_mode {
+    /// Compressed rows by source.
+    pub const STORED: u32 = 0;
+    /// `pairwise_bernoulli` regenerated per spike: geometric gaps per segment of targets.
+    pub const BERNOULLI: u32 = 1;
+    /// Every target.
+    pub const ALL_TO_ALL: u32 = 2;
+    /// The target with the source's index.
+    pub const ONE_TO_ONE: u32 = 3;
+}
+
+/// Targets per random stream of a procedural `pairwise_bernoulli` projection.
+pub const PROCEDURAL_SEGMENT: u32 = 1024;
+
+impl Proj {
+    /// The procedural fields of projection `index` (mode STORED when it is stored).
+    pub fn procedural(c: &super::connect::ConnSpec, index: u32) -> Self {
+        let forbid_self = u32::from(c.src == c.tgt && !c.autapses);
+        let mode = if !c.procedural {
+            proj_mode::STORED
+        } else {
+            match c.rule {
+                crate::spec::Rule::AllToAll => proj_mode::ALL_TO_ALL,
+                crate::spec::Rule::OneToOne => proj_mode::ONE_TO_ONE,
+                _ if c.p >= 1.0 => proj_mode::ALL_TO_ALL,
+                _ => proj_mode::BERNOULLI,
+            }
+        };
+        Self {
+            mode,
+            seg_len: PROCEDURAL_SEGMENT,
+            forbid_self,
+            index,
+            inv_log_q: if c.p > 0.0 && c.p < 1.0 {
+                (1.0 / (1.0 - c.p).ln()) as f32
+            } else {
+                0.0
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// RNG purpose word of the `k`-th Poisson input of a network.
@@ -240,7 +296,7 @@ pub static DELIVER_DESC: KernelDesc = KernelDesc {
     shader: "deliver_spikes.wgsl",
     entry: "deliver_spikes",
     workgroup_size: [64, 1, 1],
-    overrides: &["WG", "NSYN", "BIG_LIST"],
+    overrides: &["WG", "NSYN", "BIG_LIST", "PROCEDURAL"],
     bindings: &[
         Binding {
             name: "cfg",
@@ -512,6 +568,7 @@ pub fn deliver_spikes(
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
 ) {
+    let seed = u64::from(cfg.seed_lo) | (u64::from(cfg.seed_hi) << 32);
     for &[g, t] in spikes {
         let r = g / cfg.n_neurons;
         let i = g - r * cfg.n_neurons;
@@ -523,12 +580,122 @@ pub fn deliver_spikes(
         let local = i - pop.offset;
         for pr in &tab.proj[pop.out0 as usize..(pop.out0 + pop.n_out) as usize] {
             let slot = (t + pr.delay) % cfg.ring_len;
-            let row = (pr.row0 + r * pop.size + local) as usize;
-            let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
             let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
-            for &j in &tab.syn[lo..hi] {
+            let add = |j: u32| {
                 ring[(base + j) as usize].fetch_add(1, Relaxed);
+            };
+            match pr.mode {
+                proj_mode::STORED => {
+                    let row = (pr.row0 + r * pop.size + local) as usize;
+                    let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
+                    tab.syn[lo..hi].iter().for_each(|&j| add(j));
+                }
+                proj_mode::ALL_TO_ALL => (0..pr.tgt_size)
+                    .filter(|&j| !(pr.forbid_self == 1 && j == local))
+                    .for_each(add),
+                proj_mode::ONE_TO_ONE => {
+                    if pr.forbid_self == 0 {
+                        add(local);
+                    }
+                }
+                _ => {
+                    let n_seg = pr.tgt_size.div_ceil(pr.seg_len);
+                    for sg in 0..n_seg {
+                        bernoulli_segment(seed, g, pr, sg, local, &add);
+                    }
+                }
             }
         }
+    }
+}
+
+/// The targets of segment `sg` of a procedural `pairwise_bernoulli` projection for source
+/// neuron `g` (index `local` in its population): geometric gaps from the stream
+/// (seed; g, projection, 3 + 256 (sg + 1)), as `bernoulli_segment` in the shader.
+pub fn bernoulli_segment(seed: u64, g: u32, pr: &Proj, sg: u32, local: u32, add: &impl Fn(u32)) {
+    let mut rng = Rng::new(seed, g, pr.index, Purpose::Connect.word() + 256 * (sg + 1));
+    let hi = pr.tgt_size.min((sg + 1) * pr.seg_len);
+    let mut j = sg * pr.seg_len;
+    loop {
+        let u = rng.uniform();
+        let gap = (crate::math::ln(u) * pr.inv_log_q).floor();
+        if gap >= (hi - j) as f32 {
+            break;
+        }
+        j += gap as u32;
+        if !(pr.forbid_self == 1 && j == local) {
+            add(j);
+        }
+        j += 1;
+        if j >= hi {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::spiking::connect::ConnSpec;
+    use crate::spec::Rule;
+
+    #[test]
+    fn procedural_bernoulli_connects_each_pair_with_probability_p() {
+        let c = ConnSpec {
+            rule: Rule::PairwiseBernoulli,
+            src: (0, 200),
+            tgt: (0, 3000),
+            indegree: 0,
+            p: 0.05,
+            autapses: true,
+            multapses: true,
+            procedural: true,
+        };
+        let pr = Proj {
+            tgt_size: 3000,
+            ..Proj::procedural(&c, 2)
+        };
+        assert_eq!(pr.mode, proj_mode::BERNOULLI);
+        let hits: Vec<AtomicU32> = (0..3000).map(|_| AtomicU32::new(0)).collect();
+        let mut degrees = Vec::new();
+        for g in 0..200u32 {
+            let n = AtomicU32::new(0);
+            let add = |j: u32| {
+                hits[j as usize].fetch_add(1, Relaxed);
+                n.fetch_add(1, Relaxed);
+            };
+            for sg in 0..3000u32.div_ceil(pr.seg_len) {
+                bernoulli_segment(11, g, &pr, sg, g, &add);
+            }
+            degrees.push(f64::from(n.load(Relaxed)));
+        }
+        // Out-degree: Binomial(3000, 0.05), mean 150, sd 11.9; the mean of 200 has sd 0.84.
+        let mean = degrees.iter().sum::<f64>() / 200.0;
+        assert!((mean - 150.0).abs() < 4.0, "mean out-degree {mean}");
+        let var = degrees.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / 199.0;
+        assert!((var / 142.5 - 1.0).abs() < 0.3, "variance {var}");
+        // Every target is reached about 200 p = 10 times: chi-square over targets.
+        let chi2: f64 = hits
+            .iter()
+            .map(|h| {
+                let x = f64::from(h.load(Relaxed));
+                (x - 200.0 * 0.05).powi(2) / (200.0 * 0.05 * 0.95)
+            })
+            .sum();
+        // 3000 degrees of freedom: mean 3000, sd 77.
+        assert!((chi2 - 3000.0).abs() < 400.0, "chi-square {chi2}");
+        // The same stream gives the same targets (procedural = regenerated identically).
+        let a: Vec<u32> = {
+            let v = std::sync::Mutex::new(Vec::new());
+            bernoulli_segment(11, 7, &pr, 1, 7, &|j| v.lock().expect("lock").push(j));
+            v.into_inner().expect("v")
+        };
+        let b: Vec<u32> = {
+            let v = std::sync::Mutex::new(Vec::new());
+            bernoulli_segment(11, 7, &pr, 1, 7, &|j| v.lock().expect("lock").push(j));
+            v.into_inner().expect("v")
+        };
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&j| (1024..2048).contains(&j)));
     }
 }

@@ -8,10 +8,13 @@ use super::kernel::{poisson_purpose, Pois, PopInfo, Port, Proj};
 use super::params::{NeuronCoef, NeuronModel, NeuronParams};
 use crate::error::Result;
 use crate::models::common::{ActivityRecord, StepStimuli};
-use crate::spec::{Rule, Spec, Stimulus, SweepGrid};
+use crate::spec::{Connectivity as Storage, Rule, Spec, Stimulus, SweepGrid};
 
 /// Most populations per network (`MAX_POPS` in shaders/shared/network.wgsl).
 pub const MAX_POPS: usize = 16;
+/// Stored synapses (bytes, all replicas) above which `connectivity = "auto"` projections
+/// become procedural.
+pub const AUTO_PROCEDURAL_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
 /// Most summary windows.
 pub const MAX_WIN: usize = 4;
 /// Longest block of steps per `neuron_step` dispatch (shorter blocks when the smallest
@@ -225,8 +228,42 @@ impl SpikingNetwork {
                     p: pr.p.unwrap_or(0.0),
                     autapses: pr.autapses,
                     multapses: pr.multapses,
+                    procedural: false,
                 },
             });
+            if pr.connectivity == Storage::Procedural {
+                if !matches!(
+                    pr.rule,
+                    Rule::PairwiseBernoulli | Rule::AllToAll | Rule::OneToOne
+                ) {
+                    return Err(spec.error(
+                        format!("{key}.connectivity"),
+                        "procedural connectivity regenerates a source's targets, which fixed_indegree (drawn per target) cannot: use pairwise_bernoulli or stored",
+                    ));
+                }
+                if let Some(last) = projections.last_mut() {
+                    last.conn.procedural = true;
+                }
+            }
+        }
+        // `auto`: stored, unless the stored synapses of all replicas would exceed the budget;
+        // then every projection that can be procedural is.
+        let total_replicas = f64::from(rpc) * grid.combinations() as f64;
+        let stored_bytes: f64 = projections
+            .iter()
+            .filter(|p| !p.conn.procedural)
+            .map(|p| p.conn.expected_synapses())
+            .sum::<f64>()
+            * total_replicas
+            * 4.0;
+        if stored_bytes > AUTO_PROCEDURAL_BYTES {
+            for (p, pr) in projections.iter_mut().zip(&spec.projections) {
+                if pr.connectivity == Storage::Auto
+                    && matches!(pr.rule, Rule::PairwiseBernoulli | Rule::AllToAll)
+                {
+                    p.conn.procedural = true;
+                }
+            }
         }
         let mut poisson = Vec::new();
         for st in &spec.stimuli {
@@ -435,7 +472,7 @@ impl SpikingNetwork {
             .sum()
     }
 
-    /// Expected synapses over all replicas.
+    /// Expected synapses over all replicas (stored and procedural).
     pub fn expected_synapses(&self) -> f64 {
         self.projections
             .iter()
@@ -475,6 +512,7 @@ impl SpikingNetwork {
                         tgt_size: self.sizes[pr.tgt],
                         delay: pr.delay,
                         row0: conn.row0.get(k).copied().unwrap_or(0),
+                        ..Proj::procedural(&pr.conn, k as u32)
                     });
                 }
             }
