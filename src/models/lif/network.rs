@@ -316,8 +316,14 @@ impl LifNetwork {
             Scheme::Exact => ((-dt / p.tau_m).exp(), -(-dt / p.tau_m).exp_m1()),
             Scheme::Euler => (1.0 - dt / p.tau_m, dt / p.tau_m),
         };
+        // Std of the noise over one step: the exact transition of the free membrane
+        // (`exact`) or Euler-Maruyama's sigma sqrt(dt) (`euler`, seed 003's update).
+        let noise = match p.scheme {
+            Scheme::Exact => p.sigma * (-0.5 * p.tau_m * (-2.0 * dt / p.tau_m).exp_m1()).sqrt(),
+            Scheme::Euler => p.sigma * dt.sqrt(),
+        };
         let bridge = if p.crossing_correction && p.sigma > 0.0 {
-            2.0 / (p.sigma * p.sigma * dt)
+            2.0 / (noise * noise)
         } else {
             0.0
         };
@@ -330,7 +336,7 @@ impl LifNetwork {
             u_reset: (p.v_reset - p.e_l) as f32,
             u_init: (p.v0() - p.e_l) as f32,
             e_l: p.e_l as f32,
-            noise: (p.sigma * dt.sqrt()) as f32,
+            noise: noise as f32,
             bridge: bridge as f32,
             ou_decay: (-dt / p.tau_ou).exp() as f32,
             ou_amp: (p.sigma_ou * (-(-2.0 * dt / p.tau_ou).exp_m1()).sqrt()) as f32,

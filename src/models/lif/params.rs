@@ -14,10 +14,10 @@
 //! | `R_m` | MOhm | 10.0 | finite, > 0 | membrane resistance (R_m x nA = mV) |
 //! | `I` | nA | 0.0 | finite | constant input current |
 //! | `t_ref` | ms | 0.0 | >= 0 | absolute refractory period |
-//! | `sigma` | mV/sqrt(ms) | 0.0 | >= 0 | white-noise amplitude: `V += ... + sigma sqrt(dt) xi` |
+//! | `sigma` | mV/sqrt(ms) | 0.0 | >= 0 | white-noise amplitude: `dV = ... + sigma dW` (`sigma sqrt(dt) xi` per Euler step) |
 //! | `sigma_ou` | nA | 0.0 | >= 0 | stationary std of an Ornstein-Uhlenbeck input current eta |
 //! | `tau_ou` | ms | 1.0 | > 0 | OU time constant |
-//! | `scheme` | - | `exact` | `exact`, `euler` | propagator of the deterministic part |
+//! | `scheme` | - | `exact` | `exact`, `euler` | propagator of the free membrane (and its noise) |
 //! | `crossing_correction` | - | false | bool | Brownian-bridge threshold crossings within a step (needs `sigma > 0`) |
 //! | `grid_rounding` | - | false | bool | without noise: spikes on the grid (seed 002's convention) |
 //!
@@ -35,11 +35,14 @@
 //! step: the ISI must exceed dt). With `grid_rounding = true`, V is the exact solution on the
 //! grid and the neuron resets at the first grid point above threshold (seed 002's
 //! `Exact_Integrate_and_Fire`), so every ISI is the exact one rounded up to a multiple of dt;
-//! `t_ref` is then rounded to whole steps. With noise, Euler-Maruyama noise
-//! `sigma sqrt(dt) xi` is added to each step, spikes are on the grid, and
+//! `t_ref` is then rounded to whole steps. With noise, spikes are on the grid and each step
+//! adds `s_dt xi` to V: with `scheme = "exact"` `s_dt = sigma sqrt(tau_m (1 - e^{-2 dt/tau_m}) / 2)`,
+//! the exact transition of the free membrane (an Ornstein-Uhlenbeck process), so the only
+//! time-step error left is in threshold detection; with `scheme = "euler"` it is
+//! Euler-Maruyama's `sigma sqrt(dt)` (seed 003's update, exactly). Then
 //! `crossing_correction = true` additionally fires, after a step from V_0 to V_1 that stays
 //! below threshold, with the Brownian-bridge probability
-//! `exp(-2 (V_th - V_0)(V_th - V_1) / (sigma^2 dt))`.
+//! `exp(-2 (V_th - V_0)(V_th - V_1) / s_dt^2)` (= `sigma^2 dt` for `euler`).
 //!
 //! **Seed 003 form.** `dV = -L V dt + mu_bar dt + sigma_bar sqrt(dt) xi` with `V_th = 20`,
 //! `V_res = 0`, `T_ref = 5` is this model with `tau_m = 1/L`, `E_L = 0`, `V_reset = 0`,
