@@ -8,7 +8,10 @@ use neuropop::models::moments::{reference, MomentParams};
 use std::time::Instant;
 
 fn u32s(rec: &neuropop::output::MemoryRecorder, name: &str) -> Vec<u64> {
-    common::values(rec, name).iter().map(|&x| x as u64).collect()
+    common::values(rec, name)
+        .iter()
+        .map(|&x| x as u64)
+        .collect()
 }
 
 /// The backend the slow statistical tests use: the GPU when there is one (faster here).
@@ -76,11 +79,11 @@ traces = [{ population = "N", variable = "V_m", first = 5 }]
 
 /// Seed 002's `Exact_Integrate_and_Fire` in f64: spike count over t = 0, dt, ..., < 1000 ms.
 fn seed_002_count(i: f64) -> u64 {
-    let (tau, r, el, vth) = (10.0, 10.0, -75.0, -50.0);
+    let (tau, r, el, v_reset, vth) = (10.0, 10.0, -75.0, -75.0, -50.0);
     let (mut n, mut t_isi) = (0, 0.0);
     for k in 0..2000 {
         let t = k as f64 * 0.5;
-        let v = el + r * i + (el - el - r * i) * (-(t - t_isi) / tau).exp();
+        let v = el + r * i + (v_reset - el - r * i) * (-(t - t_isi) / tau).exp();
         if v > vth {
             t_isi = t;
             n += 1;
@@ -224,7 +227,11 @@ fn lif_bad_input_is_named() {
         ("I = nan", "0.1", vec!["I", "finite"]),
         ("sigma = -1.0", "0.1", vec!["sigma", ">= 0"]),
         ("V_reset = -40.0", "0.1", vec!["V_reset", "V_th"]),
-        ("crossing_correction = true", "0.1", vec!["crossing_correction", "sigma"]),
+        (
+            "crossing_correction = true",
+            "0.1",
+            vec!["crossing_correction", "sigma"],
+        ),
         ("taum = 1.0", "0.1", vec!["taum"]),
     ] {
         let e = common::build_err(&spec(params, dt));

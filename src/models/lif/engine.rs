@@ -94,7 +94,10 @@ impl LifEngine for CpuEngine {
     }
 
     fn results(&mut self, n: usize, windows: usize) -> Result<(Vec<LifState>, Vec<u32>)> {
-        Ok((self.state[..n].to_vec(), self.counts[..n * windows].to_vec()))
+        Ok((
+            self.state[..n].to_vec(),
+            self.counts[..n * windows].to_vec(),
+        ))
     }
 }
 

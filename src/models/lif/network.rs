@@ -163,8 +163,7 @@ impl LifNetwork {
         }
         net.spec = Specialization {
             precise,
-            noise: net.base.sigma > 0.0
-                || net.grid.axes.iter().any(|a| a.param == "sigma"),
+            noise: net.base.sigma > 0.0 || net.grid.axes.iter().any(|a| a.param == "sigma"),
             ou,
             bridge,
             stim: !net.stimuli.is_empty(),

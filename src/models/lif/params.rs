@@ -127,8 +127,7 @@ impl Default for LifParams {
 
 /// Names that a `[sweep]` may vary.
 pub const SWEEPABLE: &[&str] = &[
-    "tau_m", "E_L", "V_th", "V_reset", "V_init", "R_m", "I", "t_ref", "sigma", "sigma_ou",
-    "tau_ou",
+    "tau_m", "E_L", "V_th", "V_reset", "V_init", "R_m", "I", "t_ref", "sigma", "sigma_ou", "tau_ou",
 ];
 
 impl LifParams {
@@ -199,7 +198,7 @@ impl LifParams {
         finite("V_th", self.v_th)?;
         finite("V_reset", self.v_reset)?;
         finite("I", self.i)?;
-        if !(self.v_reset < self.v_th) {
+        if self.v_reset >= self.v_th {
             return Err(bad("V_reset", self.v_reset, "must be < V_th"));
         }
         let v0 = self.v0();

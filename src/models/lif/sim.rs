@@ -141,9 +141,7 @@ fn drive(
     record_sweep(rec, &net.grid, per_combo)?;
     let trace_id = if n_tr > 0 {
         let samples = steps / every + 1;
-        let times: Vec<f64> = (0..samples)
-            .map(|s| (s * every) as f64 * net.dt)
-            .collect();
+        let times: Vec<f64> = (0..samples).map(|s| (s * every) as f64 * net.dt).collect();
         rec.whole(
             ArrayInfo::new(
                 format!("trace_{pop}_V_m_t"),
@@ -212,10 +210,13 @@ fn drive(
             };
             engine.step(&cfg, &net.stimuli.table(k, n))?;
             engine.sync()?;
-            let rows = if rec_t > 0 && t1 + 1 > t0 { t1 + 1 - t0 } else { 0 };
+            let rows = if rec_t > 0 && t1 + 1 > t0 {
+                t1 + 1 - t0
+            } else {
+                0
+            };
             if rec_s > 0 || rows > 0 {
-                let (sn, sw, tr) =
-                    engine.records(rec_s as usize, cap, (rows * rec_t) as usize)?;
+                let (sn, sw, tr) = engine.records(rec_s as usize, cap, (rows * rec_t) as usize)?;
                 let first = spikes.len();
                 for (i, &m) in sn.iter().enumerate() {
                     for j in 0..m as usize {
@@ -230,7 +231,10 @@ fn drive(
                     for row in 0..rows {
                         let tk = (t0 + row) * every;
                         for (l, line) in trace_plot.iter_mut().enumerate() {
-                            line.push((tk as f64 * net.dt, f64::from(tr[(row * rec_t) as usize + l])));
+                            line.push((
+                                tk as f64 * net.dt,
+                                f64::from(tr[(row * rec_t) as usize + l]),
+                            ));
                         }
                     }
                 }
@@ -409,7 +413,11 @@ fn plots(
             } else {
                 format!("rate of {pop} against {}", axis.key)
             },
-            x_label: if fi { "I (nA)".into() } else { axis.key.clone() },
+            x_label: if fi {
+                "I (nA)".into()
+            } else {
+                axis.key.clone()
+            },
             y_label: "rate (Hz)".into(),
             series,
             ..Default::default()
