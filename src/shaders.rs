@@ -24,6 +24,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),
     shader!("rate_step.wgsl"),
+    shader!("lif_step.wgsl"),
     shader!("gif_pop_step.wgsl"),
     shader!("neuron_step.wgsl"),
     shader!("deliver_spikes.wgsl"),

@@ -86,6 +86,7 @@ pub const ALL: &[&KernelDesc] = &[
     &crate::models::spiking::kernel::NEURON_DESC,
     &crate::models::spiking::kernel::DELIVER_DESC,
     &crate::models::moments::kernel::DESC,
+    &crate::models::lif::kernel::DESC,
 ];
 
 /// Dispatch grid `[x, y, 1]` (in workgroups) covering `n_threads` threads of a 1-D kernel with

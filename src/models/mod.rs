@@ -3,6 +3,7 @@
 pub mod common;
 pub mod gif_pop;
 pub mod levels;
+pub mod lif;
 pub mod moments;
 pub mod rate;
 pub mod spiking;
@@ -14,10 +15,11 @@ pub const MODELS: &[&str] = &[
     "gif_psc_exp",
     "iaf_psc_exp",
     "iaf_psc_delta",
+    "lif",
 ];
 
 /// Models planned but not implemented yet (so the error can say so).
-const PLANNED: &[&str] = &["lif"];
+const PLANNED: &[&str] = &[];
 
 /// Checks a model name, with a message listing the known ones.
 pub fn check_model_name(name: &str) -> Result<(), String> {
