@@ -173,6 +173,68 @@ pub fn only_step_currents(spec: &Spec, model: &str) -> Result<()> {
     Ok(())
 }
 
+/// Writes `windows.npy`: each window `[start, end)` in ms (whole bins of `bin_ms`).
+pub fn record_windows(rec: &mut dyn Recorder, windows: &[Window], bin_ms: f64) -> Result<()> {
+    let table: Vec<f64> = windows
+        .iter()
+        .flat_map(|w| [w.lo as f64 * bin_ms, w.hi as f64 * bin_ms])
+        .collect();
+    rec.whole(
+        ArrayInfo::new(
+            "windows",
+            vec![windows.len() as u64, 2],
+            Dtype::F64,
+            "summary windows [start, end) in ms, whole bins",
+        ),
+        Data::F64(&table),
+    )
+}
+
+/// The mean Welch power spectrum of A_N over `series` (one activity trace per replica, Hz,
+/// bins of `bin_ms`) from bin `from` on, written as `spectrum_<name>.npy` (columns frequency,
+/// density); returns (frequencies, densities), or `None` when the traces are too short.
+pub fn record_spectrum(
+    rec: &mut dyn Recorder,
+    name: &str,
+    series: &[Vec<f64>],
+    from: usize,
+    bin_ms: f64,
+) -> Result<Option<(Vec<f64>, Vec<f64>)>> {
+    let bins = series.first().map_or(0, Vec::len);
+    let seg = 1024
+        .min(bins.saturating_sub(from).next_power_of_two() / 2)
+        .max(4);
+    let mut acc: Option<(Vec<f64>, Vec<f64>)> = None;
+    for x in series {
+        let (f, pw) = crate::stats::welch(&x[from.min(x.len())..], bin_ms / 1000.0, seg);
+        if f.is_empty() {
+            continue;
+        }
+        acc = Some(match acc {
+            None => (f, pw),
+            Some((f0, mut a)) => {
+                a.iter_mut().zip(&pw).for_each(|(x, y)| *x += y);
+                (f0, a)
+            }
+        });
+    }
+    let Some((f, mut pw)) = acc else {
+        return Ok(None);
+    };
+    pw.iter_mut().for_each(|v| *v /= series.len() as f64);
+    let table: Vec<f64> = f.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
+    rec.whole(
+        ArrayInfo::new(
+            format!("spectrum_{name}"),
+            vec![f.len() as u64, 2],
+            Dtype::F64,
+            format!("power spectral density of A_N of {name} (Welch, {seg}-bin Hann segments, mean over the recorded replicas): columns frequency (Hz), density (Hz^2/Hz)"),
+        ),
+        Data::F64(&table),
+    )?;
+    Ok(Some((f, pw)))
+}
+
 /// Writes `sweep.npy` (one row of swept values per combination) when the grid is not empty.
 pub fn record_sweep(
     rec: &mut dyn Recorder,

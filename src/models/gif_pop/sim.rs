@@ -8,7 +8,7 @@ use super::network::MesoNetwork;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
-use crate::models::common::record_sweep;
+use crate::models::common::{record_spectrum, record_sweep, record_windows};
 use crate::output::plot::{LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -165,19 +165,7 @@ fn drive(
     let wins = &net.record.windows;
 
     record_sweep(rec, &net.grid, rpc)?;
-    let win_table: Vec<f64> = wins
-        .iter()
-        .flat_map(|w| [w.lo as f64 * bin_ms, w.hi as f64 * bin_ms])
-        .collect();
-    rec.whole(
-        ArrayInfo::new(
-            "windows",
-            vec![wins.len() as u64, 2],
-            Dtype::F64,
-            "summary windows [start, end) in ms, whole bins",
-        ),
-        Data::F64(&win_table),
-    )?;
+    record_windows(rec, wins, bin_ms)?;
     let mut acts = Vec::new();
     if k_rec > 0 {
         let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
@@ -331,38 +319,10 @@ fn drive(
         rec.close(*v)?;
     }
     let mut spectra = Vec::new();
+    // Mean spectrum over the recorded replicas, from the first window's start.
+    let from = wins.first().map_or(0, |w| w.lo as usize);
     for (p, out) in acts.iter().enumerate() {
-        // Mean Welch spectrum over the recorded replicas, from the first window's start.
-        let from = wins.first().map_or(0, |w| w.lo as usize);
-        let seg = 1024
-            .min((bins as usize).saturating_sub(from).next_power_of_two() / 2)
-            .max(4);
-        let mut acc: Option<(Vec<f64>, Vec<f64>)> = None;
-        for x in &out.kept {
-            let (f, pw) = crate::stats::welch(&x[from.min(x.len())..], bin_ms / 1000.0, seg);
-            if f.is_empty() {
-                continue;
-            }
-            acc = Some(match acc {
-                None => (f, pw),
-                Some((f0, mut a)) => {
-                    a.iter_mut().zip(&pw).for_each(|(x, y)| *x += y);
-                    (f0, a)
-                }
-            });
-        }
-        if let Some((f, mut pw)) = acc {
-            pw.iter_mut().for_each(|v| *v /= out.kept.len() as f64);
-            let table: Vec<f64> = f.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
-            rec.whole(
-                ArrayInfo::new(
-                    format!("spectrum_{}", net.names[p]),
-                    vec![f.len() as u64, 2],
-                    Dtype::F64,
-                    format!("power spectral density of A_N of {} (Welch, {seg}-bin Hann segments, mean over the recorded replicas): columns frequency (Hz), density (Hz^2/Hz)", net.names[p]),
-                ),
-                Data::F64(&table),
-            )?;
+        if let Some((f, pw)) = record_spectrum(rec, &net.names[p], &out.kept, from, bin_ms)? {
             spectra.push((p, f, pw));
         }
     }

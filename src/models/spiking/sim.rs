@@ -8,6 +8,7 @@ use super::kernel::NetConfig;
 use super::network::SpikingNetwork;
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::models::common::{record_spectrum, record_windows};
 use crate::output::plot::{LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -333,19 +334,7 @@ fn drive(
     // Activity, window statistics, spectra.
     let k_rec = (net.record.activity.replicas as usize).min(reps);
     let wins = &net.record.activity.windows;
-    let win_table: Vec<f64> = wins
-        .iter()
-        .flat_map(|w| [w.lo as f64 * bin_ms, w.hi as f64 * bin_ms])
-        .collect();
-    rec.whole(
-        ArrayInfo::new(
-            "windows",
-            vec![wins.len() as u64, 2],
-            Dtype::F64,
-            "summary windows [start, end) in ms, whole bins",
-        ),
-        Data::F64(&win_table),
-    )?;
+    record_windows(rec, wins, bin_ms)?;
     let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
     rec.whole(
         ArrayInfo::new(
@@ -405,32 +394,8 @@ fn drive(
     }
     let mut spectra = Vec::new();
     let from = wins.first().map_or(0, |w| w.lo as usize);
-    let seg = 1024
-        .min((bins as usize).saturating_sub(from).next_power_of_two() / 2)
-        .max(4);
     for (p, series) in kept.iter().enumerate() {
-        let mut acc: Option<(Vec<f64>, Vec<f64>)> = None;
-        for x in series {
-            let (f, pw) = crate::stats::welch(&x[from.min(x.len())..], bin_ms / 1000.0, seg);
-            if f.is_empty() {
-                continue;
-            }
-            acc = Some(match acc {
-                None => (f, pw),
-                Some((f0, mut a)) => {
-                    a.iter_mut().zip(&pw).for_each(|(x, y)| *x += y);
-                    (f0, a)
-                }
-            });
-        }
-        if let Some((f, mut pw)) = acc {
-            pw.iter_mut().for_each(|v| *v /= series.len() as f64);
-            let table: Vec<f64> = f.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
-            rec.whole(
-                ArrayInfo::new(format!("spectrum_{}", net.names[p]), vec![f.len() as u64, 2], Dtype::F64,
-                    format!("power spectral density of A_N of {} (Welch, {seg}-bin Hann segments, mean over the recorded replicas): columns frequency (Hz), density (Hz^2/Hz)", net.names[p])),
-                Data::F64(&table),
-            )?;
+        if let Some((f, pw)) = record_spectrum(rec, &net.names[p], series, from, bin_ms)? {
             spectra.push((p, f, pw));
         }
     }
