@@ -528,3 +528,29 @@ fn procedural_connectivity_matches_between_paths_and_is_chosen_by_memory() {
         "E->E bernoulli and E->I all_to_all go procedural"
     );
 }
+
+#[test]
+fn long_spike_lists_take_the_two_dimensional_dispatch() {
+    // 70 replicas of 1000 neurons: a block may hold more than 65535 spikes, so the indirect
+    // dispatch of deliver_spikes needs its second dimension (BIG_LIST).
+    let Some(ctx) = gpu() else { return };
+    let text = LIF_NET
+        .replace("replicas = 2", "replicas = 70")
+        .replace("activity_replicas = 2", "activity_replicas = 70")
+        .replace("t_end = 300.0", "t_end = 60.0")
+        .replace("weight = 5.0", "weight = 1.0")
+        // Every neuron starts above threshold: 70000 spikes in the first block.
+        .replace("V_m = 5.0 }", "V_m = 25.0 }")
+        .replace("tau_syn_in = 0.5 }", "tau_syn_in = 0.5, V_m = 25.0 }");
+    let spec = Spec::parse(&text, "big_list.toml").expect("spec");
+    let net = neuropop::models::spiking::SpikingNetwork::from_spec(&spec).expect("net");
+    assert!(net.spike_capacity() > 65_535, "{}", net.spike_capacity());
+    let g = run_spec(&spec, &Backend::Gpu(ctx));
+    let c = run_spec(&spec, &Backend::Cpu);
+    assert_same(&g, &c, "activity_E");
+    assert_same(&g, &c, "activity_I");
+    assert_same(&g, &c, "spikes_E_times");
+    // Bin 0 holds the synchronous first spike of all 56000 E neurons (A_N = 1000 Hz).
+    let a = values(&c, "activity_E");
+    assert!((a[0] - 1000.0).abs() < 1e-3, "{}", a[0]);
+}
