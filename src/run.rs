@@ -290,7 +290,7 @@ pub struct ArrayComparison {
     pub first_row_differing: Option<u64>,
     /// First row with a difference above the tolerance.
     pub first_row_over_tolerance: Option<u64>,
-    /// Spike-time arrays (`*_times`): the earliest time (ms) at which the two spike trains
+    /// Spike-time arrays (`spikes_*_times`, `spikes_*_t`): the earliest time (ms) at which the two spike trains
     /// differ, so a divergence reads as a moment of the simulation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_time_differing_ms: Option<f64>,
@@ -392,7 +392,9 @@ pub fn compare(gpu: &MemoryRecorder, cpu: &MemoryRecorder, tolerance: f64) -> Ve
             max = max.max(d);
         }
         let same_len = a.values.len() == b.values.len();
-        let first_time_differing_ms = if a.info.name.ends_with("_times") {
+        let spike_times = a.info.name.starts_with("spikes_")
+            && (a.info.name.ends_with("_times") || a.info.name.ends_with("_t"));
+        let first_time_differing_ms = if spike_times {
             let n = a.values.len().min(b.values.len());
             let i = (0..n)
                 .find(|&i| a.values[i].to_bits() != b.values[i].to_bits())
