@@ -406,6 +406,30 @@ fn plots(
             })
             .collect();
         let fi = axis.param == "I";
+        let mut series: Vec<Series> = series;
+        if fi {
+            // Without noise, the analytic rate of MODELS.md section 2a next to the simulated
+            // one (the seed's grid rounding makes the simulated ISI a whole number of steps).
+            let analytic: Vec<(f64, f64)> = (0..axis.values.len() as u64)
+                .map(|c| net.combo(c))
+                .filter(|p| p.sigma == 0.0 && p.sigma_ou == 0.0)
+                .map(|p| {
+                    let drive = p.e_l + p.r_m * p.i;
+                    let rate = if drive <= p.v_th {
+                        0.0
+                    } else {
+                        1000.0 / (p.t_ref + p.tau_m * ((p.v_reset - drive) / (p.v_th - drive)).ln())
+                    };
+                    (p.i, rate)
+                })
+                .filter(|(_, r)| r.is_finite())
+                .collect();
+            if !analytic.is_empty() {
+                let mut s = Series::new("analytic (MODELS.md 2a)", analytic, nw + 1);
+                s.width = 1;
+                series.push(s);
+            }
+        }
         let name = if fi { "fi_curve.png" } else { "rate_sweep.png" };
         LinePlot {
             title: if fi {
