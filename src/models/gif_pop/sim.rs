@@ -64,7 +64,14 @@ pub fn run(
                 .min(limits.max_buffer_size);
             // The largest per-replica buffer is each history array: l_max x NP words.
             let hist_per_replica = net.l_max * np as u64 * 4;
-            let batch = (max_binding / hist_per_replica).clamp(1, total);
+            let mut batch = (max_binding / hist_per_replica).clamp(1, total);
+            if ctx.info().device_type == "Cpu" {
+                // A CPU adapter (lavapipe) runs 8 replicas per SIMD batch per core; more
+                // replicas per dispatch only push the history arrays out of the caches
+                // (measured: 128 replicas in one dispatch ran at a third of the throughput of
+                // batches of 32).
+                batch = batch.min(CPU_ADAPTER_BATCH.max(rec_replicas)).min(total);
+            }
             if hist_per_replica > max_binding {
                 return Err(Error::BufferTooLarge {
                     label: "gif_pop.hist_*".into(),
@@ -99,6 +106,9 @@ pub fn run(
         }
     }
 }
+
+/// Replicas per dispatch on CPU adapters.
+const CPU_ADAPTER_BATCH: u64 = 32;
 
 /// Loop iterations of one population-step besides the age walk, as an upper bound: the
 /// projection and adaptation loops, and the sampler's loops (Philox rounds and the
