@@ -25,8 +25,9 @@ fn fast_backend() -> Backend {
 #[test]
 fn lif_gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    // 10^4 neurons x 10^4 steps with white noise, OU input, a step current and the
-    // crossing correction: every spike count, spike time and V sample identical.
+    // 10^4 neurons x 10^4 steps with correlated white noise (rho = 0.3 in groups of 64), OU
+    // input, a step current and the crossing correction: every spike count, spike time and V
+    // sample identical.
     let text = r#"
 [simulation]
 dt = 0.01
@@ -36,7 +37,7 @@ seed = 7
 name = "N"
 model = "lif"
 size = 10000
-params = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 1.0, crossing_correction = true, sigma_ou = 0.5, tau_ou = 2.0 }
+params = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 1.0, crossing_correction = true, sigma_ou = 0.5, tau_ou = 2.0, rho = 0.3, group = 64 }
 [[stimulus]]
 kind = "step_current"
 target = "N"
@@ -60,6 +61,7 @@ traces = [{ population = "N", variable = "V_m", first = 5 }]
         "spikes_N_neuron",
         "trace_N_V_m",
         "rate_N",
+        "corr_N",
     ] {
         let (a, b) = (common::values(&g, name), common::values(&c, name));
         assert_eq!(a.len(), b.len(), "{name} lengths");
@@ -216,6 +218,36 @@ fn lif_rates_match_the_moment_activation() {
 }
 
 #[test]
+fn lif_correlated_input_matches_chi_squared_rho() {
+    // Seed 003's neuron at (mu_bar, sigma_bar) = (1, 2), input correlation rho in groups of
+    // 20: the pooled pairwise count correlation against the moment activation's chi^2 rho.
+    let backend = fast_backend();
+    let t0 = Instant::now();
+    let rhos = [0.0, 0.1, 0.3, 0.6];
+    let text = format!(
+        "[simulation]\ndt = 0.05\nt_end = 1100.0\nseed = 5\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nsize = 2000\nparams = {{ tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 2.0, crossing_correction = true, group = 20 }}\n[record]\nplots = false\nwindows = [[100.0, 1100.0]]\n[sweep]\n\"N.rho\" = {rhos:?}\n"
+    );
+    let rec = common::run(&text, &backend);
+    let corr = common::values(&rec, "corr_N");
+    let pred = common::values(&rec, "corr_N_predicted");
+    let rate = common::values(&rec, "rate_N");
+    for (c, &rho) in rhos.iter().enumerate() {
+        eprintln!(
+            "rho = {rho}: count correlation {:.4}, chi^2 rho {:.4}, rate {:.2} Hz",
+            corr[c], pred[c], rate[c]
+        );
+        assert!(
+            (corr[c] - pred[c]).abs() < 0.05 + 0.25 * pred[c],
+            "rho = {rho}: {} vs {}",
+            corr[c],
+            pred[c]
+        );
+    }
+    assert!(corr[3] > corr[2] && corr[2] > corr[1] && corr[1] > corr[0]);
+    eprintln!("{:.1} s", t0.elapsed().as_secs_f64());
+}
+
+#[test]
 fn lif_bad_input_is_named() {
     let spec = |params: &str, dt: &str| {
         format!("[simulation]\ndt = {dt}\nt_end = 10.0\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nparams = {{ {params} }}\n")
@@ -233,6 +265,9 @@ fn lif_bad_input_is_named() {
             vec!["crossing_correction", "sigma"],
         ),
         ("taum = 1.0", "0.1", vec!["taum"]),
+        ("sigma = 1.0, rho = 1.5", "0.1", vec!["rho", "[0, 1]"]),
+        ("rho = 0.5", "0.1", vec!["rho", "sigma"]),
+        ("sigma = 1.0, group = 5", "0.1", vec!["group", "size"]),
     ] {
         let e = common::build_err(&spec(params, dt));
         for n in needles {
