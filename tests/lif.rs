@@ -275,3 +275,69 @@ fn lif_bad_input_is_named() {
         }
     }
 }
+
+#[test]
+fn lif_moments_simulate_cli() {
+    // `neuropop moments --simulate` on a 2 x 2 grid with correlated input: JSON with theory
+    // and simulation side by side, rates within 10 % at 4 x 400 neurons.
+    let dir = std::env::temp_dir().join(format!("neuropop-msim-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "moments",
+            "--simulate",
+            "--mu",
+            "1:2:2",
+            "--sigma",
+            "1:2:2",
+            "--neurons",
+            "400",
+            "--t-end",
+            "400",
+            "--rho",
+            "0.3",
+            "--backend",
+            "cpu",
+            "--json",
+            "--plot",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("neuropop runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let nums = |k: &str| -> Vec<f64> {
+        v[k].as_array()
+            .unwrap_or_else(|| panic!("no {k}"))
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::NAN))
+            .collect()
+    };
+    let (th, sim) = (nums("rate_theory"), nums("rate_sim"));
+    assert_eq!(th.len(), 4);
+    for (t, s) in th.iter().zip(&sim) {
+        assert!((s / t - 1.0).abs() < 0.1, "rate {s} vs {t}");
+    }
+    assert_eq!(nums("corr_sim").len(), 4);
+    assert_eq!(nums("fano_theory").len(), 4);
+    for f in ["rate_rel_diff.png", "fano_sim.png", "corr_sim.png"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "moments",
+            "--simulate",
+            "--sigma",
+            "0:1:2",
+            "--backend",
+            "cpu",
+        ])
+        .output()
+        .expect("neuropop runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sigma_bar > 0"));
+}
