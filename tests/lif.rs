@@ -341,3 +341,52 @@ fn lif_moments_simulate_cli() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("sigma_bar > 0"));
 }
+
+#[test]
+fn lif_wav_traces_parse() {
+    // `wav = true`: one 16-bit PCM mono file per traced neuron, sample rate 1 / (every dt),
+    // one sample per trace row, V over the full range.
+    let dir = std::env::temp_dir().join(format!("neuropop-wav-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let spec = dir.join("wav.toml");
+    std::fs::write(
+        &spec,
+        "[simulation]\ndt = 0.05\nt_end = 200.0\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nsize = 4\nparams = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 30.0, sigma = 2.0 }\n[record]\nplots = false\ntraces = [{ population = \"N\", variable = \"V_m\", first = 2, every = 2, wav = true }]\n",
+    )
+    .expect("spec");
+    let out = dir.join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "run",
+            spec.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+            "--backend",
+            "cpu",
+        ])
+        .output()
+        .expect("neuropop runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for i in 0..2 {
+        let b = std::fs::read(out.join(format!("trace_N_V_m_{i}.wav"))).expect("wav");
+        let u16at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+        let u32at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        assert_eq!(&b[0..4], b"RIFF");
+        assert_eq!(u32at(4) as usize, b.len() - 8);
+        assert_eq!(&b[8..16], b"WAVEfmt ");
+        assert_eq!(
+            (u16at(20), u16at(22), u16at(34)),
+            (1, 1, 16),
+            "PCM mono 16 bit"
+        );
+        assert_eq!(u32at(24), 10_000, "1 / (2 x 0.05 ms)");
+        assert_eq!(&b[36..40], b"data");
+        let n = u32at(40) as usize / 2;
+        assert_eq!(n, 2000 + 1, "samples t = 0, 0.1, ..., 200 ms");
+        assert_eq!(b.len(), 44 + 2 * n);
+        let s: Vec<i16> = (0..n).map(|k| u16at(44 + 2 * k) as i16).collect();
+        assert_eq!(s.iter().max(), Some(&32767));
+        assert_eq!(s.iter().min(), Some(&-32767));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

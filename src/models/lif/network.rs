@@ -21,6 +21,8 @@ pub struct LifRecord {
     pub trace_every: u32,
     /// Write per-neuron counts (`counts_<pop>.npy`).
     pub counts: bool,
+    /// Also write each traced neuron's V as a WAV file.
+    pub wav: bool,
     /// PNG plots.
     pub plots: bool,
 }
@@ -251,6 +253,7 @@ impl LifNetwork {
         }
         let mut trace_neurons = 0u64;
         let mut trace_every = 1u32;
+        let mut wav = false;
         for (i, t) in rec.traces.iter().enumerate() {
             let key = format!("record.traces[{i}]");
             if t.variable != "V_m" {
@@ -280,6 +283,14 @@ impl LifNetwork {
             }
             trace_neurons = first;
             trace_every = t.every;
+            wav = t.wav;
+            let samples = steps / u64::from(t.every) + 1;
+            if wav && (first > 64 || samples > 1 << 28) {
+                return Err(spec.error(
+                    format!("{key}.wav"),
+                    format!("{first} neurons x {samples} samples: WAV traces are for at most 64 neurons and 2^28 samples each (raise `every` or lower `first`)"),
+                ));
+            }
         }
         if spikes > 100_000 || trace_neurons > 100_000 {
             return Err(spec.error(
@@ -294,6 +305,7 @@ impl LifNetwork {
             trace_neurons: trace_neurons as u32,
             trace_every,
             counts,
+            wav,
             plots: rec.plots,
         })
     }

@@ -208,6 +208,11 @@ fn drive(
     };
     let mut spikes: Vec<(f64, u32)> = Vec::new();
     let mut trace_plot: Vec<Vec<(f64, f64)>> = vec![Vec::new(); (n_tr as usize).min(PLOT_LINES)];
+    let mut wav: Vec<Vec<f32>> = if net.record.wav {
+        vec![Vec::new(); n_tr as usize]
+    } else {
+        Vec::new()
+    };
     let windows = net.window_words();
     let seed = crate::rng::seed_key(net.seed);
     let mut b0 = 0u64;
@@ -263,6 +268,9 @@ fn drive(
                 spikes[first..].sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 if let Some(id) = trace_id {
                     rec.write(id, Data::F32(&tr))?;
+                    for (l, line) in wav.iter_mut().enumerate() {
+                        line.extend((0..rows).map(|row| tr[(row * rec_t) as usize + l]));
+                    }
                     for row in 0..rows {
                         let tk = (t0 + row) * every;
                         for (l, line) in trace_plot.iter_mut().enumerate() {
@@ -420,6 +428,22 @@ fn drive(
     }
     if net.record.plots {
         plots(net, &spikes, &trace_plot, &rates, rec)?;
+    }
+    if !wav.is_empty() {
+        if let Some(dir) = rec.file_dir() {
+            let rate = (1000.0 / (every as f64 * net.dt))
+                .round()
+                .clamp(1.0, f64::from(u32::MAX)) as u32;
+            for (i, v) in wav.iter().enumerate() {
+                let name = format!("trace_{pop}_V_m_{i}.wav");
+                crate::output::wav::write_wav_i16(
+                    &dir.join(&name),
+                    rate,
+                    &crate::output::wav::scale_to_i16(v),
+                )?;
+                rec.plot_written(&name, &format!("V_m of neuron {i} as 16-bit PCM mono, {rate} Hz (1 / (every dt)), min..max mapped to -32767..32767"));
+            }
+        }
     }
     Ok(LifReport {
         neurons: total,
