@@ -14,7 +14,7 @@ pub fn scale_to_i16(v: &[f32]) -> Vec<i16> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
             (a.min(f64::from(x)), b.max(f64::from(x)))
         });
-    if !(hi > lo) {
+    if hi.is_nan() || lo.is_nan() || hi <= lo {
         return vec![0; v.len()];
     }
     let (mid, half) = (0.5 * (lo + hi), 0.5 * (hi - lo));
