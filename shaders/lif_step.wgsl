@@ -11,6 +11,9 @@
 //     exactly, the neuron is refractory until s + t_ref and evolves exactly after that.
 // Random numbers: one Philox block (neuron, k, PURPOSE_NOISE, 0) per neuron and step: words
 // (x, y) -> Box-Muller (xi for V, xi for the OU input), word z -> the bridge's uniform [0, 1).
+// CORR: the V noise is sqrt(rho) c + sqrt(1 - rho) xi with c the first Box-Muller normal of
+// the block (group element, k, PURPOSE_COMMON, 0), group element =
+// (neuron / pop_size) n_groups + (neuron % pop_size) / group.
 // Spike counts per window (a spike during step k counts in [lo, hi) when lo <= k < hi),
 // spike times of recorded neurons as (step k, offset within the step in ms), V traces.
 
@@ -26,7 +29,9 @@ override STIM: bool = true;
 override NW: u32 = 1u;
 override TRACE: bool = true;
 override SPIKES: bool = true;
+override CORR: bool = false;
 const PURPOSE_NOISE: u32 = 1u;
+const PURPOSE_COMMON: u32 = 6u;
 
 // Keep in sync with models::lif::kernel::LifConfig.
 struct LifConfig {
@@ -45,7 +50,11 @@ struct LifConfig {
     trace_sample0: u32,
     zero: u32,
     dt: f32,
-    pad: u32,
+    pop_size: u32,
+    group: u32,
+    n_groups: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
 // Keep in sync with models::lif::kernel::LifCoef.
@@ -67,8 +76,8 @@ struct LifCoef {
     inv_tau: f32,
     t_ref: f32,
     ref_steps: u32,
-    pad0: u32,
-    pad1: u32,
+    corr_a: f32,
+    corr_b: f32,
     pad2: u32,
 }
 
@@ -108,6 +117,7 @@ fn lif_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let traced = TRACE && t < cfg.rec_trace;
     let recorded = SPIKES && t < cfg.rec_spikes;
     let dt = cfg.dt;
+    let gel = (neuron / cfg.pop_size) * cfg.n_groups + (neuron % cfg.pop_size) / cfg.group;
 
     var s: LifState;
     if (cfg.step0 == 0u) {
@@ -191,7 +201,13 @@ fn lif_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
             } else {
                 var u1 = w + keep((s.u - w) * c.p);
                 if (NOISE) {
-                    u1 = u1 + keep(c.noise * z.x);
+                    var xi = z.x;
+                    if (CORR) {
+                        let y = philox4x32_10(vec4<u32>(gel, k, PURPOSE_COMMON, 0u), seed);
+                        let zc = box_muller(y.x, y.y).x;
+                        xi = keep(keep(c.corr_a * zc) + keep(c.corr_b * z.x));
+                    }
+                    u1 = u1 + keep(c.noise * xi);
                 }
                 spiked = u1 > c.u_th;
                 if (BRIDGE && !spiked) {

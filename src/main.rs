@@ -159,9 +159,32 @@ struct MomentArgs {
     /// Print JSON (arrays y-major: index = i_sigma * len(mu) + i_mu).
     #[arg(long)]
     json: bool,
-    /// Write heat maps (rate, std, Fano, chi) and .npy arrays to this directory.
+    /// Write heat maps (rate, std, Fano, chi) and .npy arrays to this directory (with
+    /// --simulate: relative rate difference, Fano factors and correlations).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Also simulate noisy `lif` neurons (seed 003's constants, crossing correction) at every
+    /// grid point, in one run, and print theory vs simulation (sigma_bar must be > 0).
+    #[arg(long)]
+    simulate: bool,
+    /// Neurons per grid point (--simulate).
+    #[arg(long, default_value_t = 1000)]
+    neurons: u64,
+    /// Simulated time in ms (--simulate; counts from min(t_end / 5, 100 ms)).
+    #[arg(long = "t-end", default_value_t = 1000.0)]
+    t_end: f64,
+    /// Time step in ms (--simulate).
+    #[arg(long, default_value_t = 0.05)]
+    dt: f64,
+    /// Input correlation in [0, 1] (--simulate): also compare output correlations.
+    #[arg(long, default_value_t = 0.0)]
+    rho: f64,
+    /// Neurons per correlation group (--simulate with --rho).
+    #[arg(long, default_value_t = 10)]
+    group: u64,
+    /// Seed (--simulate).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(clap::Args)]
@@ -469,6 +492,9 @@ fn moments_command(a: &MomentArgs) -> anyhow::Result<()> {
         neuropop::models::moments::params::validate_input(0.0, s)?;
     }
     let backend = Backend::resolve(a.backend)?;
+    if a.simulate {
+        return moments_simulate(a, &p, &backend, &mu, &sigma);
+    }
     let grid = moment_activation_grid(&backend, &p, &mu, &sigma)?;
     if a.json {
         let out = serde_json::json!({
@@ -508,6 +534,93 @@ fn moments_command(a: &MomentArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = &a.plot {
         let files = plots::write_grid(&grid, dir).context("writing plots")?;
+        if !a.json {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn moments_simulate(
+    a: &MomentArgs,
+    p: &neuropop::models::moments::MomentParams,
+    backend: &Backend,
+    mu: &[f64],
+    sigma: &[f64],
+) -> anyhow::Result<()> {
+    use neuropop::models::lif::validate_moments::{
+        rel, simulate_grid, write_plots, SimulateOptions,
+    };
+    use neuropop::models::moments::MomentParams;
+    if *p != MomentParams::default() {
+        return Err(neuropop::Error::InvalidArgument(
+            "--simulate uses seed 003's constants (L = 0.05, V_th = 20, V_res = 0, T_ref = 5): drop --L/--V-th/--V-res/--T-ref".into(),
+        )
+        .into());
+    }
+    if !(0.0..=1.0).contains(&a.rho) || a.group == 0 || a.neurons == 0 {
+        return Err(neuropop::Error::InvalidArgument(format!(
+            "--rho {} must be in [0, 1], --group {} and --neurons {} >= 1",
+            a.rho, a.group, a.neurons
+        ))
+        .into());
+    }
+    let opt = SimulateOptions {
+        neurons: a.neurons,
+        t_end: a.t_end,
+        dt: a.dt,
+        rho: a.rho,
+        group: a.group,
+        seed: a.seed,
+    };
+    let t = std::time::Instant::now();
+    let g = simulate_grid(backend, mu, sigma, &opt)?;
+    let secs = t.elapsed().as_secs_f64();
+    let corr = !g.corr_sim.is_empty();
+    if a.json {
+        let mut v = serde_json::to_value(&g)?;
+        v["backend"] = serde_json::json!(backend.name());
+        v["seconds"] = serde_json::json!(secs);
+        v["layout"] = serde_json::json!(
+            "index = i_sigma * len(mu_bar) + i_mu; rates spikes/ms; Fano over the count window"
+        );
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "moment activation vs {} lif neurons per point, t = {} ms (counts in [{}, {}] ms), dt = {} ms, crossing correction, rho = {} ({}, {secs:.1} s)",
+            g.options.neurons, g.options.t_end, g.window[0], g.window[1], g.options.dt, g.options.rho, backend.name()
+        );
+        print!(
+            "{:>8} {:>8} {:>11} {:>11} {:>8} {:>8} {:>8} {:>8}",
+            "mu_bar", "sigma", "rate MA", "rate sim", "rel %", "Fano MA", "Fano sim", "rel %"
+        );
+        if corr {
+            print!(" {:>8} {:>8}", "corr MA", "corr sim");
+        }
+        println!();
+        for (j, s) in g.sigma_bar.iter().enumerate() {
+            for (i, m) in g.mu_bar.iter().enumerate() {
+                let k = j * g.mu_bar.len() + i;
+                print!(
+                    "{m:>8.3} {s:>8.3} {:>11.4e} {:>11.4e} {:>8.2} {:>8.4} {:>8.4} {:>8.2}",
+                    g.rate_theory[k],
+                    g.rate_sim[k],
+                    100.0 * rel(g.rate_sim[k], g.rate_theory[k]),
+                    g.fano_theory[k],
+                    g.fano_sim[k],
+                    100.0 * rel(g.fano_sim[k], g.fano_theory[k]),
+                );
+                if corr {
+                    print!(" {:>8.4} {:>8.4}", g.corr_theory[k], g.corr_sim[k]);
+                }
+                println!();
+            }
+        }
+    }
+    if let Some(dir) = &a.plot {
+        let files = write_plots(&g, dir).context("writing plots")?;
         if !a.json {
             for f in files {
                 println!("wrote {}", f.display());

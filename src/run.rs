@@ -61,6 +61,14 @@ impl Model {
                 ),
             ));
         }
+        if first != "lif" {
+            if let Some(i) = spec.record.traces.iter().position(|t| t.wav) {
+                return Err(spec.error(
+                    format!("record.traces[{i}].wav"),
+                    "WAV traces are written for `lif` populations only",
+                ));
+            }
+        }
         match first.as_str() {
             "rate" => Ok(Model::Rate(Box::new(RateNetwork::from_spec(spec)?))),
             "lif" => Ok(Model::Lif(Box::new(LifNetwork::from_spec(spec)?))),

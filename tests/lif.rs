@@ -25,8 +25,9 @@ fn fast_backend() -> Backend {
 #[test]
 fn lif_gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
-    // 10^4 neurons x 10^4 steps with white noise, OU input, a step current and the
-    // crossing correction: every spike count, spike time and V sample identical.
+    // 10^4 neurons x 10^4 steps with correlated white noise (rho = 0.3 in groups of 64), OU
+    // input, a step current and the crossing correction: every spike count, spike time and V
+    // sample identical.
     let text = r#"
 [simulation]
 dt = 0.01
@@ -36,7 +37,7 @@ seed = 7
 name = "N"
 model = "lif"
 size = 10000
-params = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 1.0, crossing_correction = true, sigma_ou = 0.5, tau_ou = 2.0 }
+params = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 1.0, crossing_correction = true, sigma_ou = 0.5, tau_ou = 2.0, rho = 0.3, group = 64 }
 [[stimulus]]
 kind = "step_current"
 target = "N"
@@ -60,6 +61,7 @@ traces = [{ population = "N", variable = "V_m", first = 5 }]
         "spikes_N_neuron",
         "trace_N_V_m",
         "rate_N",
+        "corr_N",
     ] {
         let (a, b) = (common::values(&g, name), common::values(&c, name));
         assert_eq!(a.len(), b.len(), "{name} lengths");
@@ -216,6 +218,36 @@ fn lif_rates_match_the_moment_activation() {
 }
 
 #[test]
+fn lif_correlated_input_matches_chi_squared_rho() {
+    // Seed 003's neuron at (mu_bar, sigma_bar) = (1, 2), input correlation rho in groups of
+    // 20: the pooled pairwise count correlation against the moment activation's chi^2 rho.
+    let backend = fast_backend();
+    let t0 = Instant::now();
+    let rhos = [0.0, 0.1, 0.3, 0.6];
+    let text = format!(
+        "[simulation]\ndt = 0.05\nt_end = 1100.0\nseed = 5\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nsize = 2000\nparams = {{ tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 2.0, crossing_correction = true, group = 20 }}\n[record]\nplots = false\nwindows = [[100.0, 1100.0]]\n[sweep]\n\"N.rho\" = {rhos:?}\n"
+    );
+    let rec = common::run(&text, &backend);
+    let corr = common::values(&rec, "corr_N");
+    let pred = common::values(&rec, "corr_N_predicted");
+    let rate = common::values(&rec, "rate_N");
+    for (c, &rho) in rhos.iter().enumerate() {
+        eprintln!(
+            "rho = {rho}: count correlation {:.4}, chi^2 rho {:.4}, rate {:.2} Hz",
+            corr[c], pred[c], rate[c]
+        );
+        assert!(
+            (corr[c] - pred[c]).abs() < 0.05 + 0.25 * pred[c],
+            "rho = {rho}: {} vs {}",
+            corr[c],
+            pred[c]
+        );
+    }
+    assert!(corr[3] > corr[2] && corr[2] > corr[1] && corr[1] > corr[0]);
+    eprintln!("{:.1} s", t0.elapsed().as_secs_f64());
+}
+
+#[test]
 fn lif_bad_input_is_named() {
     let spec = |params: &str, dt: &str| {
         format!("[simulation]\ndt = {dt}\nt_end = 10.0\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nparams = {{ {params} }}\n")
@@ -233,10 +265,128 @@ fn lif_bad_input_is_named() {
             vec!["crossing_correction", "sigma"],
         ),
         ("taum = 1.0", "0.1", vec!["taum"]),
+        ("sigma = 1.0, rho = 1.5", "0.1", vec!["rho", "[0, 1]"]),
+        ("rho = 0.5", "0.1", vec!["rho", "sigma"]),
+        ("sigma = 1.0, group = 5", "0.1", vec!["group", "size"]),
     ] {
         let e = common::build_err(&spec(params, dt));
         for n in needles {
             assert!(e.contains(n), "`{params}`: {e}");
         }
     }
+}
+
+#[test]
+fn lif_moments_simulate_cli() {
+    // `neuropop moments --simulate` on a 2 x 2 grid with correlated input: JSON with theory
+    // and simulation side by side, rates within 10 % at 4 x 400 neurons.
+    let dir = std::env::temp_dir().join(format!("neuropop-msim-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "moments",
+            "--simulate",
+            "--mu",
+            "1:2:2",
+            "--sigma",
+            "1:2:2",
+            "--neurons",
+            "400",
+            "--t-end",
+            "400",
+            "--rho",
+            "0.3",
+            "--backend",
+            "cpu",
+            "--json",
+            "--plot",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("neuropop runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let nums = |k: &str| -> Vec<f64> {
+        v[k].as_array()
+            .unwrap_or_else(|| panic!("no {k}"))
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::NAN))
+            .collect()
+    };
+    let (th, sim) = (nums("rate_theory"), nums("rate_sim"));
+    assert_eq!(th.len(), 4);
+    for (t, s) in th.iter().zip(&sim) {
+        assert!((s / t - 1.0).abs() < 0.1, "rate {s} vs {t}");
+    }
+    assert_eq!(nums("corr_sim").len(), 4);
+    assert_eq!(nums("fano_theory").len(), 4);
+    for f in ["rate_rel_diff.png", "fano_sim.png", "corr_sim.png"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "moments",
+            "--simulate",
+            "--sigma",
+            "0:1:2",
+            "--backend",
+            "cpu",
+        ])
+        .output()
+        .expect("neuropop runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sigma_bar > 0"));
+}
+
+#[test]
+fn lif_wav_traces_parse() {
+    // `wav = true`: one 16-bit PCM mono file per traced neuron, sample rate 1 / (every dt),
+    // one sample per trace row, V over the full range.
+    let dir = std::env::temp_dir().join(format!("neuropop-wav-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let spec = dir.join("wav.toml");
+    std::fs::write(
+        &spec,
+        "[simulation]\ndt = 0.05\nt_end = 200.0\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nsize = 4\nparams = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 30.0, sigma = 2.0 }\n[record]\nplots = false\ntraces = [{ population = \"N\", variable = \"V_m\", first = 2, every = 2, wav = true }]\n",
+    )
+    .expect("spec");
+    let out = dir.join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "run",
+            spec.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+            "--backend",
+            "cpu",
+        ])
+        .output()
+        .expect("neuropop runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for i in 0..2 {
+        let b = std::fs::read(out.join(format!("trace_N_V_m_{i}.wav"))).expect("wav");
+        let u16at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+        let u32at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        assert_eq!(&b[0..4], b"RIFF");
+        assert_eq!(u32at(4) as usize, b.len() - 8);
+        assert_eq!(&b[8..16], b"WAVEfmt ");
+        assert_eq!(
+            (u16at(20), u16at(22), u16at(34)),
+            (1, 1, 16),
+            "PCM mono 16 bit"
+        );
+        assert_eq!(u32at(24), 10_000, "1 / (2 x 0.05 ms)");
+        assert_eq!(&b[36..40], b"data");
+        let n = u32at(40) as usize / 2;
+        assert_eq!(n, 2000 + 1, "samples t = 0, 0.1, ..., 200 ms");
+        assert_eq!(b.len(), 44 + 2 * n);
+        let s: Vec<i16> = (0..n).map(|k| u16at(44 + 2 * k) as i16).collect();
+        assert_eq!(s.iter().max(), Some(&32767));
+        assert_eq!(s.iter().min(), Some(&-32767));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -240,6 +240,10 @@ impl Recorder for OutputDir {
         self.plots.then(|| self.staging.clone())
     }
 
+    fn file_dir(&self) -> Option<PathBuf> {
+        Some(self.staging.clone())
+    }
+
     fn plot_written(&mut self, name: &str, description: &str) {
         self.files.push(OutputFile {
             file: name.to_string(),

@@ -10,6 +10,7 @@
 mod dir;
 mod meta;
 pub mod plot;
+pub mod wav;
 
 use serde::Serialize;
 
@@ -119,6 +120,10 @@ pub trait Recorder {
     fn close(&mut self, id: ArrayId) -> Result<()>;
     /// Folder for PNG plots, or `None` when no plots are wanted.
     fn plot_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+    /// Folder for other files (WAV traces), or `None` when the recorder keeps no files.
+    fn file_dir(&self) -> Option<std::path::PathBuf> {
         None
     }
     /// Records that a plot file was written (for `meta.json`).

@@ -22,6 +22,9 @@ pub enum Purpose {
     PoissonInput = 4,
     /// Initial conditions.
     Init = 5,
+    /// Noise shared by a group of elements (the common input `c` of correlated `lif`
+    /// neurons: element = the group's global index).
+    Common = 6,
 }
 
 impl Purpose {

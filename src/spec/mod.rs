@@ -316,6 +316,10 @@ pub struct TraceRecord {
     /// Record every `every` steps (default 1).
     #[serde(default = "one_u32")]
     pub every: u32,
+    /// `lif` only: also write each recorded neuron's V as `trace_<pop>_V_m_<i>.wav` (16-bit
+    /// PCM mono, sample rate 1 / (every dt), V scaled to the full range).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wav: bool,
 }
 
 fn spec_err(source: &str, key: impl std::fmt::Display, message: impl Into<String>) -> Error {

@@ -43,8 +43,16 @@ pub struct LifConfig {
     pub zero: u32,
     /// Time step, ms.
     pub dt: f32,
+    /// Neurons per replica (the population's size).
+    pub pop_size: u32,
+    /// Neurons per correlation group.
+    pub group: u32,
+    /// Groups per replica (`ceil(pop_size / group)`).
+    pub n_groups: u32,
     /// Padding.
-    pub pad: u32,
+    pub pad0: u32,
+    /// Padding.
+    pub pad1: u32,
 }
 
 /// Per combination, computed on the host in f64 and rounded once. Voltages are relative to
@@ -86,10 +94,10 @@ pub struct LifCoef {
     pub t_ref: f32,
     /// round(t_ref / dt) (grid mode).
     pub ref_steps: u32,
-    /// Padding.
-    pub pad0: u32,
-    /// Padding.
-    pub pad1: u32,
+    /// sqrt(rho): weight of the group's common normal.
+    pub corr_a: f32,
+    /// sqrt(1 - rho): weight of the neuron's own normal.
+    pub corr_b: f32,
     /// Padding.
     pub pad2: u32,
 }
@@ -115,7 +123,7 @@ pub const DESC: KernelDesc = KernelDesc {
     entry: "lif_step",
     workgroup_size: [64, 1, 1],
     overrides: &[
-        "PRECISE", "NOISE", "OU", "BRIDGE", "STIM", "NW", "TRACE", "SPIKES",
+        "PRECISE", "NOISE", "OU", "BRIDGE", "STIM", "NW", "TRACE", "SPIKES", "CORR",
     ],
     bindings: &[
         Binding {
@@ -185,11 +193,13 @@ pub struct Specialization {
     pub trace: bool,
     /// Spike-time records.
     pub spikes: bool,
+    /// Correlated white noise (a common normal per group and step).
+    pub corr: bool,
 }
 
 impl Specialization {
     /// The `(name, value)` pairs for the pipeline.
-    pub fn constants(&self) -> [(&'static str, f64); 8] {
+    pub fn constants(&self) -> [(&'static str, f64); 9] {
         let b = |x: bool| f64::from(u8::from(x));
         [
             ("PRECISE", b(self.precise)),
@@ -200,6 +210,7 @@ impl Specialization {
             ("NW", f64::from(self.windows)),
             ("TRACE", b(self.trace)),
             ("SPIKES", b(self.spikes)),
+            ("CORR", b(self.corr)),
         ]
     }
 }
@@ -290,6 +301,7 @@ fn lif_neuron(
     let recorded = sp.spikes && t < cfg.rec_spikes && rb.is_some();
     let dt = cfg.dt;
     let tu = t as usize;
+    let gel = (neuron / cfg.pop_size) * cfg.n_groups + (neuron % cfg.pop_size) / cfg.group;
 
     let mut s = if cfg.step0 == 0 {
         let mut s = LifState {
@@ -369,7 +381,13 @@ fn lif_neuron(
         } else {
             let mut u1 = w + (s.u - w) * c.p;
             if sp.noise {
-                u1 += c.noise * z[0];
+                let mut xi = z[0];
+                if sp.corr {
+                    let y = philox4x32_10([gel, k, Purpose::Common.word(), 0], seed);
+                    let zc = box_muller(y[0], y[1])[0];
+                    xi = c.corr_a * zc + c.corr_b * z[0];
+                }
+                u1 += c.noise * xi;
             }
             spiked = u1 > c.u_th;
             if sp.bridge && !spiked {

@@ -7,13 +7,16 @@
 //! - [`network`]: a spec turned into coefficient tables and records;
 //! - [`kernel`]: the `lif_step` kernel's structs, descriptor and CPU twin;
 //! - [`engine`]: CPU and GPU execution of `lif_step`;
-//! - [`sim`]: the run loop (batches, chunks, records, rates, Fano factors, plots).
+//! - [`sim`]: the run loop (batches, chunks, records, rates, Fano factors, plots);
+//! - [`validate_moments`]: simulated grids against the moment activation
+//!   (`neuropop moments --simulate`).
 
 pub mod engine;
 pub mod kernel;
 pub mod network;
 pub mod params;
 pub mod sim;
+pub mod validate_moments;
 
 pub use network::LifNetwork;
 pub use params::{LifParams, Scheme};

@@ -21,6 +21,8 @@ pub struct LifRecord {
     pub trace_every: u32,
     /// Write per-neuron counts (`counts_<pop>.npy`).
     pub counts: bool,
+    /// Also write each traced neuron's V as a WAV file.
+    pub wav: bool,
     /// PNG plots.
     pub plots: bool,
 }
@@ -48,6 +50,9 @@ pub struct LifNetwork {
     pub stimuli: StepStimuli,
     /// What to record.
     pub record: LifRecord,
+    /// Neurons per correlation group (consecutive neurons of one replica; the last group of a
+    /// replica may be smaller).
+    pub group: u64,
     /// Warnings.
     pub warnings: Vec<String>,
     spec: Specialization,
@@ -110,6 +115,20 @@ impl LifNetwork {
             ));
         }
         let record = Self::record_from_spec(spec, total, steps)?;
+        let group = if base.group == 0 {
+            pop.size
+        } else {
+            base.group
+        };
+        if group > pop.size {
+            return Err(spec.error(
+                "population[0].params.group",
+                format!(
+                    "{group} neurons per group: at most size = {} (0: the whole population)",
+                    pop.size
+                ),
+            ));
+        }
         let mut net = Self {
             name: pop.name.clone(),
             size: pop.size,
@@ -121,11 +140,12 @@ impl LifNetwork {
             replicas_per_combo: spec.simulation.replicas,
             stimuli,
             record,
+            group,
             warnings: Vec::new(),
             spec: Specialization::default(),
         };
-        let (mut any_noise, mut all_noise, mut ou, mut bridge, mut grid_round) =
-            (false, true, false, false, false);
+        let (mut any_noise, mut all_noise, mut ou, mut bridge, mut grid_round, mut corr) =
+            (false, true, false, false, false, false);
         for c in 0..net.combinations() {
             let p = net.combo(c);
             p.validate(dt, &who).map_err(|e| Error::Spec {
@@ -137,6 +157,7 @@ impl LifNetwork {
             ou |= p.sigma_ou > 0.0;
             bridge |= p.crossing_correction;
             grid_round |= p.grid_rounding;
+            corr |= p.rho > 0.0;
             if p.crossing_correction && p.sigma <= 0.0 {
                 return Err(spec.error(
                     "population[0].params.crossing_correction",
@@ -170,6 +191,7 @@ impl LifNetwork {
             windows: net.record.windows.len() as u32,
             trace: net.record.trace_neurons > 0,
             spikes: net.record.spikes > 0,
+            corr,
         };
         Ok(net)
     }
@@ -231,6 +253,7 @@ impl LifNetwork {
         }
         let mut trace_neurons = 0u64;
         let mut trace_every = 1u32;
+        let mut wav = false;
         for (i, t) in rec.traces.iter().enumerate() {
             let key = format!("record.traces[{i}]");
             if t.variable != "V_m" {
@@ -260,6 +283,14 @@ impl LifNetwork {
             }
             trace_neurons = first;
             trace_every = t.every;
+            wav = t.wav;
+            let samples = steps / u64::from(t.every) + 1;
+            if wav && (first > 64 || samples > 1 << 28) {
+                return Err(spec.error(
+                    format!("{key}.wav"),
+                    format!("{first} neurons x {samples} samples: WAV traces are for at most 64 neurons and 2^28 samples each (raise `every` or lower `first`)"),
+                ));
+            }
         }
         if spikes > 100_000 || trace_neurons > 100_000 {
             return Err(spec.error(
@@ -274,8 +305,50 @@ impl LifNetwork {
             trace_neurons: trace_neurons as u32,
             trace_every,
             counts,
+            wav,
             plots: rec.plots,
         })
+    }
+
+    /// Whether the run reports spike-count correlations (correlated input or an explicit
+    /// `group`, and groups of at least two neurons).
+    pub fn wants_correlation(&self) -> bool {
+        (self.spec.corr || self.base.group > 0) && self.group > 1
+    }
+
+    /// Output correlation `chi^2 rho` that the moment activation predicts for parameter set
+    /// `p` (MODELS.md section 3, with `L = 1/tau_m`, voltages relative to E_L,
+    /// `mu_bar = R_m I / tau_m`, `sigma_bar = sigma`); NaN where it does not apply (OU input,
+    /// step currents, no white noise).
+    pub fn predicted_correlation(&self, p: &LifParams) -> f64 {
+        match self.moments(p) {
+            Some(m) => m.chi * m.chi * p.rho,
+            None => f64::NAN,
+        }
+    }
+
+    /// The moment activation of parameter set `p` (see [`Self::predicted_correlation`]).
+    pub fn moments(&self, p: &LifParams) -> Option<crate::models::moments::reference::Moments> {
+        if p.sigma <= 0.0 || p.sigma_ou > 0.0 || !self.stimuli.is_empty() {
+            return None;
+        }
+        let mp = crate::models::moments::MomentParams {
+            l: 1.0 / p.tau_m,
+            v_th: p.v_th - p.e_l,
+            v_res: p.v_reset - p.e_l,
+            t_ref: p.t_ref,
+        };
+        mp.validate().ok()?;
+        Some(crate::models::moments::reference::moments(
+            &mp,
+            p.r_m * p.i / p.tau_m,
+            p.sigma,
+        ))
+    }
+
+    /// Correlation groups per replica.
+    pub fn groups_per_replica(&self) -> u64 {
+        self.size.div_ceil(self.group)
     }
 
     /// Sweep combinations.
@@ -344,6 +417,8 @@ impl LifNetwork {
             inv_tau: (1.0 / p.tau_m) as f32,
             t_ref: p.t_ref as f32,
             ref_steps: (p.t_ref / dt).round() as u32,
+            corr_a: p.rho.sqrt() as f32,
+            corr_b: (1.0 - p.rho).sqrt() as f32,
             ..Default::default()
         }
     }

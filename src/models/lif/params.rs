@@ -20,6 +20,8 @@
 //! | `scheme` | - | `exact` | `exact`, `euler` | propagator of the free membrane (and its noise) |
 //! | `crossing_correction` | - | false | bool | Brownian-bridge threshold crossings within a step (needs `sigma > 0`) |
 //! | `grid_rounding` | - | false | bool | without noise: spikes on the grid (seed 002's convention) |
+//! | `rho` | - | 0.0 | [0, 1] | input correlation: the white noise of neuron i is `sqrt(rho) c + sqrt(1 - rho) e_i`, `c` shared within its group (needs `sigma > 0`) |
+//! | `group` | neurons | 0 (= `size`) | >= 0 | neurons per group sharing `c` (groups are consecutive neurons of one replica; not sweepable) |
 //!
 //! Defaults are seed 002's tutorial values (`E_L = V_reset = -75 mV, tau_m = 10 ms,
 //! R_m = 10 MOhm, V_th = -50 mV`).
@@ -102,6 +104,10 @@ pub struct LifParams {
     pub crossing_correction: bool,
     /// Spikes on the grid without noise (seed 002's convention).
     pub grid_rounding: bool,
+    /// Input correlation of the white noise within a group, [0, 1].
+    pub rho: f64,
+    /// Neurons per correlation group (0: the whole population).
+    pub group: u64,
 }
 
 impl Default for LifParams {
@@ -121,13 +127,16 @@ impl Default for LifParams {
             scheme: Scheme::Exact,
             crossing_correction: false,
             grid_rounding: false,
+            rho: 0.0,
+            group: 0,
         }
     }
 }
 
 /// Names that a `[sweep]` may vary.
 pub const SWEEPABLE: &[&str] = &[
-    "tau_m", "E_L", "V_th", "V_reset", "V_init", "R_m", "I", "t_ref", "sigma", "sigma_ou", "tau_ou",
+    "tau_m", "E_L", "V_th", "V_reset", "V_init", "R_m", "I", "t_ref", "sigma", "sigma_ou",
+    "tau_ou", "rho",
 ];
 
 impl LifParams {
@@ -152,6 +161,7 @@ impl LifParams {
             "sigma" => self.sigma = value,
             "sigma_ou" => self.sigma_ou = value,
             "tau_ou" => self.tau_ou = value,
+            "rho" => self.rho = value,
             _ => {
                 return Err(format!(
                     "`{name}` cannot be swept (lif parameters that can: {})",
@@ -219,6 +229,16 @@ impl LifParams {
         }
         if !(self.tau_ou.is_finite() && self.tau_ou > 0.0) {
             return Err(bad("tau_ou", self.tau_ou, "must be > 0 ms"));
+        }
+        if !(self.rho.is_finite() && (0.0..=1.0).contains(&self.rho)) {
+            return Err(bad("rho", self.rho, "must be in [0, 1]"));
+        }
+        if self.rho > 0.0 && self.sigma <= 0.0 {
+            return Err(bad(
+                "rho",
+                self.rho,
+                "correlates the white noise: needs sigma > 0",
+            ));
         }
         if self.t_ref / dt > f64::from(u32::MAX / 2) {
             return Err(bad("t_ref", self.t_ref, "must be < 2^31 time steps"));

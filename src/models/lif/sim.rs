@@ -36,6 +36,12 @@ pub struct LifReport {
     pub rates: Vec<f64>,
     /// Fano factor of the counts per combination and window.
     pub fano: Vec<f64>,
+    /// Mean pairwise Pearson correlation of the counts within groups, per combination and
+    /// window (empty unless the run has correlated input or an explicit `group`).
+    pub corr: Vec<f64>,
+    /// Output correlation predicted by the moment activation (chi^2 rho) per combination
+    /// (NaN where the moment activation does not apply: OU input, step currents, no noise).
+    pub corr_predicted: Vec<f64>,
     /// Facts for `meta.json`.
     pub meta: serde_json::Value,
 }
@@ -107,7 +113,8 @@ fn plan(net: &LifNetwork, batch: u64, gpu: bool) -> Result<(u64, usize, usize, u
         // loop; plus the start-up and final loops over the windows.
         let sp = net.specialization();
         let nw = u64::from(sp.windows);
-        let per_step = 2 + nw + if sp.noise || sp.ou { 10 } else { 0 };
+        let per_step =
+            2 + nw + if sp.noise || sp.ou { 10 } else { 0 } + if sp.corr { 10 } else { 0 };
         chunk = chunk.min(((GPU_LOOP_BUDGET - 4 * nw - 20) / per_step).max(1));
     }
     let rows = if n_tr > 0 { chunk / every + 2 } else { 0 };
@@ -175,8 +182,37 @@ fn drive(
     let combos = net.combinations() as usize;
     let mut s1 = vec![0f64; combos * nw];
     let mut s2 = vec![0f64; combos * nw];
+    // Within-group statistics: per combination and window the sum over groups of (group sum)^2
+    // and of n_g x group sum; per combination the sums of n_g^2 and of n_g (n_g - 1).
+    let want_corr = net.wants_correlation();
+    let mut ga = vec![0f64; combos * nw];
+    let mut gc = vec![0f64; combos * nw];
+    let mut gd = vec![0f64; combos];
+    let mut gp = vec![0f64; combos];
+    let mut gsum = vec![0f64; nw];
+    let (mut gkey, mut gn) = (u64::MAX, 0u64);
+    let ngroups = net.groups_per_replica();
+    let mut flush = |key: u64, n: u64, sums: &mut [f64]| {
+        if n == 0 {
+            return;
+        }
+        let c = ((key / ngroups) / u64::from(net.replicas_per_combo)) as usize;
+        let nf = n as f64;
+        for w in 0..nw {
+            ga[c * nw + w] += sums[w] * sums[w];
+            gc[c * nw + w] += nf * sums[w];
+            sums[w] = 0.0;
+        }
+        gd[c] += nf * nf;
+        gp[c] += nf * (nf - 1.0);
+    };
     let mut spikes: Vec<(f64, u32)> = Vec::new();
     let mut trace_plot: Vec<Vec<(f64, f64)>> = vec![Vec::new(); (n_tr as usize).min(PLOT_LINES)];
+    let mut wav: Vec<Vec<f32>> = if net.record.wav {
+        vec![Vec::new(); n_tr as usize]
+    } else {
+        Vec::new()
+    };
     let windows = net.window_words();
     let seed = crate::rng::seed_key(net.seed);
     let mut b0 = 0u64;
@@ -206,7 +242,11 @@ fn drive(
                 trace_sample0: t0 as u32,
                 zero: 0,
                 dt: net.dt as f32,
-                pad: 0,
+                pop_size: net.size as u32,
+                group: net.group as u32,
+                n_groups: net.groups_per_replica() as u32,
+                pad0: 0,
+                pad1: 0,
             };
             engine.step(&cfg, &net.stimuli.table(k, n))?;
             engine.sync()?;
@@ -228,6 +268,9 @@ fn drive(
                 spikes[first..].sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 if let Some(id) = trace_id {
                     rec.write(id, Data::F32(&tr))?;
+                    for (l, line) in wav.iter_mut().enumerate() {
+                        line.extend((0..rows).map(|row| tr[(row * rec_t) as usize + l]));
+                    }
                     for row in 0..rows {
                         let tk = (t0 + row) * every;
                         for (l, line) in trace_plot.iter_mut().enumerate() {
@@ -250,11 +293,27 @@ fn drive(
                 s1[c * nw + w] += x;
                 s2[c * nw + w] += x * x;
             }
+            if want_corr {
+                let gi = b0 + i as u64;
+                let key = (gi / net.size) * ngroups + (gi % net.size) / net.group;
+                if key != gkey {
+                    flush(gkey, gn, &mut gsum);
+                    gkey = key;
+                    gn = 0;
+                }
+                gn += 1;
+                for w in 0..nw {
+                    gsum[w] += f64::from(counts[i * nw + w]);
+                }
+            }
         }
         if let Some(id) = counts_id {
             rec.write(id, Data::U32(&counts))?;
         }
         b0 += nb;
+    }
+    if want_corr {
+        flush(gkey, gn, &mut gsum);
     }
     if let Some(id) = trace_id {
         rec.close(id)?;
@@ -294,6 +353,42 @@ fn drive(
         ),
         Data::F64(&fano),
     )?;
+    let (mut corr, mut corr_predicted) = (Vec::new(), Vec::new());
+    if want_corr {
+        corr = vec![f64::NAN; combos * nw];
+        for c in 0..combos {
+            for w in 0..nw {
+                let i = c * nw + w;
+                let m = s1[i] / nn;
+                let q = s2[i] - s1[i] * m;
+                let pairs = ga[i] - 2.0 * m * gc[i] + m * m * gd[c] - q;
+                if gp[c] > 0.0 && q > 0.0 {
+                    corr[i] = (pairs / gp[c]) / (q / nn);
+                }
+            }
+        }
+        corr_predicted = (0..combos as u64)
+            .map(|c| net.predicted_correlation(&net.combo(c)))
+            .collect();
+        rec.whole(
+            ArrayInfo::new(
+                format!("corr_{pop}"),
+                vec![combos as u64, nw as u64],
+                Dtype::F64,
+                format!("mean Pearson correlation of the spike counts over pairs of neurons in the same group ({} neurons), pooled over the groups and replicas of each sweep combination (combination mean), NaN without pairs or variance, shape [combination, window]", net.group),
+            ),
+            Data::F64(&corr),
+        )?;
+        rec.whole(
+            ArrayInfo::new(
+                format!("corr_{pop}_predicted"),
+                vec![combos as u64],
+                Dtype::F64,
+                "output correlation chi^2 rho predicted by the moment activation (MODELS.md section 3, f64 reference) for each sweep combination; NaN with OU input, step currents or without white noise".to_string(),
+            ),
+            Data::F64(&corr_predicted),
+        )?;
+    }
     let win: Vec<f64> = net
         .record
         .windows
@@ -334,11 +429,29 @@ fn drive(
     if net.record.plots {
         plots(net, &spikes, &trace_plot, &rates, rec)?;
     }
+    if !wav.is_empty() {
+        if let Some(dir) = rec.file_dir() {
+            let rate = (1000.0 / (every as f64 * net.dt))
+                .round()
+                .clamp(1.0, f64::from(u32::MAX)) as u32;
+            for (i, v) in wav.iter().enumerate() {
+                let name = format!("trace_{pop}_V_m_{i}.wav");
+                crate::output::wav::write_wav_i16(
+                    &dir.join(&name),
+                    rate,
+                    &crate::output::wav::scale_to_i16(v),
+                )?;
+                rec.plot_written(&name, &format!("V_m of neuron {i} as 16-bit PCM mono, {rate} Hz (1 / (every dt)), min..max mapped to -32767..32767"));
+            }
+        }
+    }
     Ok(LifReport {
         neurons: total,
         steps,
         rates,
         fano,
+        corr,
+        corr_predicted,
         meta: meta(net, sp.precise),
     })
 }
@@ -465,6 +578,8 @@ fn meta(net: &LifNetwork, precise: bool) -> serde_json::Value {
                 "grid: V[k+1] = V_inf + (V[k] - V_inf) p (+ sigma sqrt(dt) xi), spike at t_(k+1) when V[k+1] > V_th (or by the Brownian-bridge probability), V held at V_reset for round(t_ref/dt) steps"
             },
             "noise": "one Philox block (seed; neuron, k, purpose 1, 0) per neuron and step k: Box-Muller of words (0, 1) gives xi for V and for the OU input, word 2 the bridge's uniform [0, 1); the OU start uses step 0xFFFFFFFF",
+            "correlated_input": "with rho > 0 the V noise is sqrt(rho) c + sqrt(1 - rho) xi, c the first Box-Muller normal of the block (seed; g, k, purpose 6, 0) with g = (i / size) * ceil(size / group) + (i % size) / group for global neuron i",
+            "group": net.group,
             "neurons": "neuron i (global) is neuron i % size of replica i / size; sweep combination i / (size x replicas)",
             "time": "traces hold V at t = k dt; spike times are exact (precise mode) or grid times (k + 1) dt",
         },
