@@ -108,6 +108,7 @@ pub fn run(
 }
 
 /// Replicas per dispatch on CPU adapters.
+#[cfg(feature = "gpu")]
 const CPU_ADAPTER_BATCH: u64 = 32;
 
 /// Loop iterations of one population-step besides the age walk, as an upper bound: the
