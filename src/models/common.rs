@@ -84,6 +84,32 @@ pub struct Window {
     pub hi: u64,
 }
 
+/// The `[record] windows` of a spec as `[start, end]` in ms, each checked against `t_end`
+/// (ms) and at most `max_win` of them; the whole run when the spec gives none.
+pub fn window_pairs(spec: &Spec, max_win: usize, t_end: f64) -> Result<Vec<[f64; 2]>> {
+    let rec = &spec.record;
+    let pairs = if rec.windows.is_empty() {
+        vec![[0.0, t_end]]
+    } else {
+        rec.windows.clone()
+    };
+    if pairs.len() > max_win {
+        return Err(spec.error(
+            "record.windows",
+            format!("{} windows: at most {max_win}", pairs.len()),
+        ));
+    }
+    for (i, &[t0, t1]) in pairs.iter().enumerate() {
+        if !(t0.is_finite() && t1.is_finite() && 0.0 <= t0 && t0 < t1 && t1 <= t_end + 1e-9) {
+            return Err(spec.error(
+                format!("record.windows[{i}]"),
+                format!("[{t0}, {t1}]: need 0 <= start < end <= t_end ({t_end} ms)"),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
 /// The population-activity part of `[record]`: bin, recorded replicas, summary windows.
 #[derive(Debug, Clone)]
 pub struct ActivityRecord {
@@ -118,25 +144,8 @@ impl ActivityRecord {
         }
         let t_end = spec.steps() as f64 * dt;
         let bin_ms = bin_steps as f64 * dt;
-        let pairs = if rec.windows.is_empty() {
-            vec![[0.0, t_end]]
-        } else {
-            rec.windows.clone()
-        };
-        if pairs.len() > max_win {
-            return Err(spec.error(
-                "record.windows",
-                format!("{} windows: at most {max_win}", pairs.len()),
-            ));
-        }
         let mut windows = Vec::new();
-        for (i, [t0, t1]) in pairs.into_iter().enumerate() {
-            if !(t0.is_finite() && t1.is_finite() && 0.0 <= t0 && t0 < t1 && t1 <= t_end + 1e-9) {
-                return Err(spec.error(
-                    format!("record.windows[{i}]"),
-                    format!("[{t0}, {t1}]: need 0 <= start < end <= t_end ({t_end} ms)"),
-                ));
-            }
+        for (i, [t0, t1]) in window_pairs(spec, max_win, t_end)?.into_iter().enumerate() {
             let lo = (t0 / bin_ms - 1e-9).ceil().max(0.0) as u64;
             let hi = (t1 / bin_ms + 1e-9).floor() as u64;
             if hi <= lo {
@@ -188,6 +197,22 @@ pub fn record_windows(rec: &mut dyn Recorder, windows: &[Window], bin_ms: f64) -
         ),
         Data::F64(&table),
     )
+}
+
+/// Writes `activity_t.npy` (start of each of `bins` activity bins of `bin_ms`) and returns
+/// those times.
+pub fn record_activity_times(rec: &mut dyn Recorder, bins: u64, bin_ms: f64) -> Result<Vec<f64>> {
+    let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
+    rec.whole(
+        ArrayInfo::new(
+            "activity_t",
+            vec![bins],
+            Dtype::F64,
+            "start time of each activity bin, ms",
+        ),
+        Data::F64(&times),
+    )?;
+    Ok(times)
 }
 
 /// The mean Welch power spectrum of A_N over `series` (one activity trace per replica, Hz,

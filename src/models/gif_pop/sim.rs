@@ -8,7 +8,7 @@ use super::network::MesoNetwork;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
-use crate::models::common::{record_spectrum, record_sweep, record_windows};
+use crate::models::common::{record_activity_times, record_spectrum, record_sweep, record_windows};
 use crate::output::plot::{LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -179,16 +179,7 @@ fn drive(
     record_windows(rec, wins, bin_ms)?;
     let mut acts = Vec::new();
     if k_rec > 0 {
-        let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
-        rec.whole(
-            ArrayInfo::new(
-                "activity_t",
-                vec![bins],
-                Dtype::F64,
-                "start time of each activity bin, ms",
-            ),
-            Data::F64(&times),
-        )?;
+        record_activity_times(rec, bins, bin_ms)?;
         for name in &net.names {
             let an = rec.array(ArrayInfo::new(
                 format!("activity_{name}"),

@@ -212,25 +212,11 @@ impl LifNetwork {
             ));
         }
         let t_end = steps as f64 * dt;
-        let pairs = if rec.windows.is_empty() {
-            vec![[0.0, t_end]]
-        } else {
-            rec.windows.clone()
-        };
-        if pairs.len() > MAX_WINDOWS {
-            return Err(spec.error(
-                "record.windows",
-                format!("{} windows: at most {MAX_WINDOWS}", pairs.len()),
-            ));
-        }
         let mut windows = Vec::new();
-        for (i, [t0, t1]) in pairs.into_iter().enumerate() {
-            if !(t0.is_finite() && t1.is_finite() && 0.0 <= t0 && t0 < t1 && t1 <= t_end + 1e-9) {
-                return Err(spec.error(
-                    format!("record.windows[{i}]"),
-                    format!("[{t0}, {t1}]: need 0 <= start < end <= t_end ({t_end} ms)"),
-                ));
-            }
+        for (i, [t0, t1]) in crate::models::common::window_pairs(spec, MAX_WINDOWS, t_end)?
+            .into_iter()
+            .enumerate()
+        {
             let lo = (t0 / dt).round() as u64;
             let hi = ((t1 / dt).round() as u64).min(steps);
             if hi <= lo {

@@ -8,7 +8,7 @@ use super::kernel::NetConfig;
 use super::network::SpikingNetwork;
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::models::common::{record_spectrum, record_windows};
+use crate::models::common::{record_activity_times, record_spectrum, record_windows};
 use crate::output::plot::{LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
@@ -335,16 +335,7 @@ fn drive(
     let k_rec = (net.record.activity.replicas as usize).min(reps);
     let wins = &net.record.activity.windows;
     record_windows(rec, wins, bin_ms)?;
-    let times: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
-    rec.whole(
-        ArrayInfo::new(
-            "activity_t",
-            vec![bins],
-            Dtype::F64,
-            "start time of each activity bin, ms",
-        ),
-        Data::F64(&times),
-    )?;
+    let times = record_activity_times(rec, bins, bin_ms)?;
     let a_of = |b: usize, r: usize, p: usize| -> f64 {
         f64::from(counts[b * n_rep_pops + r * np + p]) * 1000.0 / (f64::from(net.sizes[p]) * bin_ms)
     };
