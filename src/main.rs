@@ -374,6 +374,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 results.push(neuropop::bench::rate(&backend, replicas, steps, cpu_steps)?);
             }
             if kernel == "gif_pop" || kernel == "all" {
+                results.push(neuropop::bench::gif_pop(&backend, 1, 1)?);
                 results.push(neuropop::bench::gif_pop(
                     &backend,
                     meso_replicas,

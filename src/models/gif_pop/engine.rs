@@ -10,7 +10,8 @@ use crate::error::Result;
 /// Executes `gif_pop_step` chunks for one batch.
 pub trait MesoEngine {
     /// Uploads the tables of a new batch.
-    fn load(&mut self, coef: &[MesoPopCoef], theta: &[f32], proj: &[Projection]) -> Result<()>;
+    fn load(&mut self, coef: &[MesoPopCoef], theta: &[[f32; 2]], proj: &[Projection])
+        -> Result<()>;
     /// Advances the batch by `cfg.n_steps` steps.
     fn step(&mut self, cfg: &MesoConfig, stim: &[f32]) -> Result<()>;
     /// The first `len` values of the recording buffer written by the last step.
@@ -26,7 +27,7 @@ pub trait MesoEngine {
 pub struct CpuEngine {
     np: usize,
     coef: Vec<MesoPopCoef>,
-    theta: Vec<f32>,
+    theta: Vec<[f32; 2]>,
     proj: Vec<Projection>,
     replicas: Vec<(ReplicaBuffers, Vec<f32>)>,
     rec_replicas: usize,
@@ -63,7 +64,12 @@ impl CpuEngine {
 }
 
 impl MesoEngine for CpuEngine {
-    fn load(&mut self, coef: &[MesoPopCoef], theta: &[f32], proj: &[Projection]) -> Result<()> {
+    fn load(
+        &mut self,
+        coef: &[MesoPopCoef],
+        theta: &[[f32; 2]],
+        proj: &[Projection],
+    ) -> Result<()> {
         self.coef = coef.to_vec();
         self.theta = theta.to_vec();
         self.proj = proj.to_vec();
@@ -126,13 +132,15 @@ pub fn bytes_per_replica(np: usize, l_max: usize, d_len: usize) -> u64 {
 }
 
 #[cfg(feature = "gpu")]
-pub use gpu::GpuEngine;
+pub use gpu::{workgroup, GpuEngine};
 
 #[cfg(feature = "gpu")]
 mod gpu {
     use std::sync::Arc;
 
-    use super::super::kernel::{MesoConfig, MesoPopCoef, MesoState, Projection, DESC, MAX_WIN};
+    use super::super::kernel::{
+        MesoConfig, MesoPopCoef, MesoState, Projection, DESC, GROUPS, MAX_POPS, MAX_WIN,
+    };
     use super::MesoEngine;
     use crate::error::{Error, Result};
     use crate::gpu::{BufferSpec, GpuContext, Pipeline};
@@ -174,12 +182,12 @@ mod gpu {
     const STIM: usize = 4;
     const STATE: usize = 5;
     const WSUM: usize = 6;
-    const REC: usize = 13;
+    const REC: usize = 10;
 
     impl GpuEngine {
         /// Allocates every buffer, each checked against the device's limits.
         pub fn new(ctx: Arc<GpuContext>, s: GpuSizes) -> Result<Self> {
-            let wg = ctx.workgroup_for(&DESC);
+            let wg = workgroup(&ctx);
             let pipeline =
                 ctx.pipeline_with(&DESC, &[("NP", s.np as f64), ("WG", f64::from(wg))])?;
             let hist = (s.l_max * s.np * s.replicas * 4) as u64;
@@ -213,10 +221,7 @@ mod gpu {
                     BufferSpec::State,
                 )?,
                 ctx.storage_buffer("gif_pop.hist_n", hist, BufferSpec::State)?,
-                ctx.storage_buffer("gif_pop.hist_m", hist, BufferSpec::State)?,
-                ctx.storage_buffer("gif_pop.hist_v", hist, BufferSpec::State)?,
-                ctx.storage_buffer("gif_pop.hist_u", hist, BufferSpec::State)?,
-                ctx.storage_buffer("gif_pop.hist_lam", hist, BufferSpec::State)?,
+                ctx.storage_buffer("gif_pop.hist", hist * 4, BufferSpec::State)?,
                 ctx.storage_buffer(
                     "gif_pop.nbuf",
                     sz(s.d_len * s.np * s.replicas, 4),
@@ -234,8 +239,23 @@ mod gpu {
         }
     }
 
+    /// The workgroup size on `ctx`: the adapter's choice (`NEUROPOP_WG_GIF_POP_STEP` to
+    /// override) rounded down to a power of two in MAX_POPS ..= GROUPS, as the shader needs
+    /// (every invocation walks GROUPS / WG whole chunks, and p < NP lead the populations).
+    pub fn workgroup(ctx: &GpuContext) -> u32 {
+        let wg = ctx
+            .workgroup_for(&DESC)
+            .clamp(MAX_POPS as u32, GROUPS as u32);
+        1 << (31 - wg.leading_zeros())
+    }
+
     impl MesoEngine for GpuEngine {
-        fn load(&mut self, coef: &[MesoPopCoef], theta: &[f32], proj: &[Projection]) -> Result<()> {
+        fn load(
+            &mut self,
+            coef: &[MesoPopCoef],
+            theta: &[[f32; 2]],
+            proj: &[Projection],
+        ) -> Result<()> {
             self.ctx.write(&self.buffers[COEF], 0, coef);
             self.ctx.write(&self.buffers[THETA], 0, theta);
             if !proj.is_empty() {
@@ -268,8 +288,10 @@ mod gpu {
                     label: Some("gif_pop_step"),
                     timestamp_writes: None,
                 });
+                // One workgroup per replica.
+                let wg = u64::from(self.pipeline.workgroup());
                 self.pipeline
-                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas));
+                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas) * wg);
             }
             // No wait: chunks queue up on the device (each `write` of cfg/stim is ordered
             // before its submit); reading the recordings or window sums waits.

@@ -7,6 +7,9 @@ use crate::rng::{Purpose, Rng};
 
 /// Most populations per replica (`MAX_POPS` in the shader).
 pub const MAX_POPS: usize = 8;
+/// Chunks of every age walk (`GROUPS`): sums over ages are formed per chunk of
+/// ceil(L / GROUPS) ages, then over the chunks in order, whatever the workgroup size.
+pub const GROUPS: usize = 64;
 /// Most summary windows (`MAX_WIN`).
 pub const MAX_WIN: usize = 4;
 /// Largest hazard exponent (V - theta)/Delta_V: above it the spike probability per step is
@@ -17,7 +20,7 @@ pub const HAZARD_CLAMP: f32 = 60.0;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct MesoConfig {
-    /// Replicas (threads) in the batch; also the stride of the history arrays.
+    /// Replicas (workgroups) in the batch.
     pub n_replicas: u32,
     /// Replicas per sweep combination.
     pub replicas_per_combo: u32,
@@ -185,7 +188,7 @@ pub const DESC: KernelDesc = KernelDesc {
         Binding {
             name: "theta",
             kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
+            layout: Layout::Array(8),
         },
         Binding {
             name: "proj",
@@ -213,24 +216,9 @@ pub const DESC: KernelDesc = KernelDesc {
             layout: Layout::Array(4),
         },
         Binding {
-            name: "hist_m",
+            name: "hist",
             kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "hist_v",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "hist_u",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "hist_lam",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
+            layout: Layout::Array(16),
         },
         Binding {
             name: "nbuf",
@@ -260,20 +248,16 @@ fn add64(lo: &mut u32, hi: &mut u32, x_lo: u32, x_hi: u32) {
     *hi = hi.wrapping_add(x_hi).wrapping_add(u32::from(carry));
 }
 
-/// One replica's buffers for the CPU twin: the history arrays of all its populations (slot
-/// major, `[slot * NP + p]`), its delay ring (`[slot * NP + p]`), scalar state and window sums.
+/// One replica's buffers for the CPU twin: the history arrays of all its populations
+/// (`[p * l_max + slot]`, the shader's layout without the replica offset), its delay ring
+/// (`[p * d_len + slot]`), scalar state and window sums.
 #[derive(Debug, Clone)]
 pub struct ReplicaBuffers {
     /// Spike counts per age slot.
     pub hist_n: Vec<f32>,
-    /// Expected survivors per age slot.
-    pub hist_m: Vec<f32>,
-    /// Variance of survivors per age slot.
-    pub hist_v: Vec<f32>,
-    /// Membrane potential per age slot.
-    pub hist_u: Vec<f32>,
-    /// Hazard per age slot (1/s).
-    pub hist_lam: Vec<f32>,
+    /// Per age slot: expected survivors m, their variance v, membrane potential u (relative
+    /// to E_L, mV) and hazard lam (1/s).
+    pub hist: Vec<[f32; 4]>,
     /// Delay ring of spike counts.
     pub nbuf: Vec<f32>,
     /// Scalar state per population.
@@ -287,10 +271,7 @@ impl ReplicaBuffers {
     pub fn new(np: usize, l_max: usize, d_len: usize) -> Self {
         Self {
             hist_n: vec![0.0; l_max * np],
-            hist_m: vec![0.0; l_max * np],
-            hist_v: vec![0.0; l_max * np],
-            hist_u: vec![0.0; l_max * np],
-            hist_lam: vec![0.0; l_max * np],
+            hist: vec![[0.0; 4]; l_max * np],
             nbuf: vec![0.0; d_len * np],
             state: vec![MesoState::default(); np],
             wsum: vec![[0; 4]; np * MAX_WIN],
@@ -302,8 +283,8 @@ impl ReplicaBuffers {
 pub struct MesoTables<'a> {
     /// `coef`, `[row * NP + p]`.
     pub coef: &'a [MesoPopCoef],
-    /// `theta`, `[((row * NP + p) * l_max + a) * 2 + {kernel, tilde}]`.
-    pub theta: &'a [f32],
+    /// `theta`, `[(row * NP + p) * l_max + a]`: (theta_kernel, theta_tilde).
+    pub theta: &'a [[f32; 2]],
     /// `proj`, `[row * n_proj + q]`.
     pub proj: &'a [Projection],
     /// `stim`, `[j * NP + p]` (pA).
@@ -322,8 +303,19 @@ pub struct RecSlot<'a> {
     pub lane: u32,
 }
 
-/// CPU twin of the `gif_pop_step` entry point for thread `t` of the batch: advances one
+/// Chunk partial sums of one step (the shader's workgroup arrays), `[p * GROUPS + g]`.
+struct Partials {
+    t: [f32; MAX_POPS * GROUPS],
+    x: [f32; MAX_POPS * GROUPS],
+    y: [f32; MAX_POPS * GROUPS],
+    z: [f32; MAX_POPS * GROUPS],
+    w: [f32; MAX_POPS * GROUPS],
+}
+
+/// CPU twin of the `gif_pop_step` entry point for workgroup `t` of the batch: advances one
 /// replica by `cfg.n_steps` steps, writing binned activity to `rec` when the replica is traced.
+/// The shader's phases run one after another, each over every population and chunk in order,
+/// which is what the barriers between them make of the shader's invocations.
 pub fn gif_pop_step(
     cfg: &MesoConfig,
     np: usize,
@@ -342,32 +334,19 @@ pub fn gif_pop_step(
     let l_max = cfg.l_max as usize;
     let d_len = cfg.d_len;
     let traced = t < cfg.rec_replicas;
-    // History index of slot s, population p (the shader adds the replica lane).
-    let hidx = |s: usize, p: usize| s * np + p;
 
     if cfg.step0 == 0 {
         for p in 0..np {
             let c = &tab.coef[row * np + p];
-            for s in 0..l_max {
-                let i = hidx(s, p);
-                b.hist_n[i] = 0.0;
-                b.hist_m[i] = 0.0;
-                b.hist_v[i] = 0.0;
-                b.hist_lam[i] = 0.0;
-            }
+            let base = p * l_max;
+            b.hist_n[base..base + l_max].fill(0.0);
+            b.hist[base..base + l_max].fill([0.0, 0.0, c.v_init_rel, 0.0]);
+            b.nbuf[p * d_len as usize..(p + 1) * d_len as usize].fill(0.0);
             // All neurons have just fired: the newest slot of the ring holds N.
-            let newest = hidx(c.len as usize - 1, p);
-            b.hist_n[newest] = c.n;
-            b.hist_m[newest] = c.n;
-            for s in 0..d_len as usize {
-                b.nbuf[s * np + p] = 0.0;
-            }
-            let v0 = c.v_init_rel;
-            for s in 0..l_max {
-                b.hist_u[hidx(s, p)] = v0;
-            }
+            b.hist_n[base + c.len as usize - 1] = c.n;
+            b.hist[base + c.len as usize - 1] = [c.n, 0.0, c.v_init_rel, 0.0];
             b.state[p] = MesoState {
-                v_rel: v0,
+                v_rel: c.v_init_rel,
                 ..MesoState::default()
             };
             for w in 0..MAX_WIN {
@@ -376,11 +355,22 @@ pub fn gif_pop_step(
         }
     }
 
+    let mut part = Partials {
+        t: [0.0; MAX_POPS * GROUPS],
+        x: [0.0; MAX_POPS * GROUPS],
+        y: [0.0; MAX_POPS * GROUPS],
+        z: [0.0; MAX_POPS * GROUPS],
+        w: [0.0; MAX_POPS * GROUPS],
+    };
+    let mut sh_h = [0.0f32; MAX_POPS];
+    let mut sh_theta = [0.0f32; MAX_POPS];
+    let mut p_free = [0.0f32; MAX_POPS];
     for j in 0..cfg.n_steps {
         let k = cfg.step0 + j;
+        // Phase A. Population p's input and free threshold.
         for p in 0..np {
             let c = tab.coef[row * np + p];
-            let mut st = b.state[p];
+            let st = &mut b.state[p];
             // 1. Synaptic input arriving this step, split by sign.
             let mut s_ex = 0.0f32;
             let mut s_in = 0.0f32;
@@ -388,7 +378,7 @@ pub fn gif_pop_step(
                 let pr = tab.proj[row * cfg.n_proj as usize + q];
                 if pr.tgt == p as u32 {
                     let slot = ((k + d_len - pr.delay) % d_len) as usize;
-                    let sw = pr.weight * b.nbuf[slot * np + pr.src as usize];
+                    let sw = pr.weight * b.nbuf[pr.src as usize * d_len as usize + slot];
                     if sw > 0.0 {
                         s_ex += sw;
                     } else {
@@ -408,10 +398,7 @@ pub fn gif_pop_step(
             }
             st.v_rel = c.p22 * st.v_rel + h_tot;
             // 2. Threshold of the free pool.
-            let len = c.len;
-            let k0 = k % len;
-            let i0 = hidx(k0 as usize, p);
-            let n_old = b.hist_n[i0];
+            let n_old = b.hist_n[p * l_max + (k % c.len) as usize];
             let mut theta_hat = c.v_t_star_rel;
             for jj in 0..c.n_sfa as usize {
                 st.g[jj] = st.g[jj] * c.q[jj] + c.qn[jj] * n_old;
@@ -420,42 +407,102 @@ pub fn gif_pop_step(
             // 3. Free escape rate and its spike probability (trapezoid in time).
             let lam_free =
                 c.lambda_0 * math::exp(((st.v_rel - theta_hat) * c.inv_delta_v).min(HAZARD_CLAMP));
-            let p_free = 1.0 - math::exp(-c.half_h_ms * (st.lambda_free + lam_free));
+            p_free[p] = 1.0 - math::exp(-c.half_h_ms * (st.lambda_free + lam_free));
             st.lambda_free = lam_free;
-            // 4. Walk the ages, oldest first, skipping the refractory ones.
+            // 4a. The oldest cohort's spikes are already in g_j.
             let tbase = (row * np + p) * l_max;
-            theta_hat -= n_old * tab.theta[tbase * 2 + 1];
-            let (mut x_sum, mut y_sum, mut z_sum, mut w_sum) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-            let active = len - c.k_ref;
-            let mut slot = k0;
-            for a in 0..len {
-                let i = hidx(slot as usize, p);
-                let mk = b.hist_m[i];
-                x_sum += mk;
-                if a < active {
-                    let thr = tab.theta[(tbase + a as usize) * 2] + theta_hat;
-                    theta_hat += b.hist_n[i] * tab.theta[(tbase + a as usize) * 2 + 1];
-                    let u = c.p22 * b.hist_u[i] + h_tot;
-                    b.hist_u[i] = u;
-                    let lam = c.lambda_0 * math::exp(((u - thr) * c.inv_delta_v).min(HAZARD_CLAMP));
-                    let mut pl = c.half_h_ms * (lam + b.hist_lam[i]);
-                    if pl > 0.01 {
-                        pl = 1.0 - math::exp(-pl);
+            sh_theta[p] = theta_hat - n_old * tab.theta[tbase][1];
+            sh_h[p] = h_tot;
+        }
+        // Threshold-kernel totals of every chunk (active ages only).
+        for p in 0..np {
+            let c = &tab.coef[row * np + p];
+            let len = c.len;
+            let n_active = len - c.k_ref;
+            let cw = len.div_ceil(GROUPS as u32);
+            let base = p * l_max;
+            let tbase = (row * np + p) * l_max;
+            for g in 0..GROUPS as u32 {
+                let a0 = (g * cw).min(n_active);
+                let a1 = (a0 + cw).min(n_active);
+                let mut slot = (k + a0) % len;
+                let mut tot = 0.0f32;
+                for a in a0..a1 {
+                    tot += b.hist_n[base + slot as usize] * tab.theta[tbase + a as usize][1];
+                    slot += 1;
+                    if slot == len {
+                        slot = 0;
                     }
-                    b.hist_lam[i] = lam;
-                    let vk = b.hist_v[i];
-                    y_sum += pl * vk;
-                    z_sum += vk;
-                    w_sum += pl * mk;
-                    let om = 1.0 - pl;
-                    b.hist_v[i] = om * om * vk + pl * mk;
-                    b.hist_m[i] = om * mk;
                 }
-                slot += 1;
-                if slot == len {
-                    slot = 0;
-                }
+                part.t[p * GROUPS + g as usize] = tot;
             }
+        }
+
+        // Phase B. 4b. Walk the ages of each chunk, oldest first, skipping refractory ones.
+        for p in 0..np {
+            let c = tab.coef[row * np + p];
+            let len = c.len;
+            let n_active = len - c.k_ref;
+            let cw = len.div_ceil(GROUPS as u32);
+            let base = p * l_max;
+            let tbase = (row * np + p) * l_max;
+            let h_tot = sh_h[p];
+            let mut acc = sh_theta[p];
+            for g in 0..GROUPS as u32 {
+                let a0 = (g * cw).min(len);
+                let a1 = (a0 + cw).min(len);
+                let mut slot = (k + a0) % len;
+                let mut theta_hat = acc;
+                let (mut x_sum, mut y_sum, mut z_sum, mut w_sum) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+                for a in a0..a1 {
+                    let i = base + slot as usize;
+                    let hs = b.hist[i];
+                    let mk = hs[0];
+                    x_sum += mk;
+                    if a < n_active {
+                        let th = tab.theta[tbase + a as usize];
+                        let thr = th[0] + theta_hat;
+                        theta_hat += b.hist_n[i] * th[1];
+                        let u = c.p22 * hs[2] + h_tot;
+                        let lam =
+                            c.lambda_0 * math::exp(((u - thr) * c.inv_delta_v).min(HAZARD_CLAMP));
+                        let mut pl = c.half_h_ms * (lam + hs[3]);
+                        if pl > 0.01 {
+                            pl = 1.0 - math::exp(-pl);
+                        }
+                        let vk = hs[1];
+                        y_sum += pl * vk;
+                        z_sum += vk;
+                        w_sum += pl * mk;
+                        let om = 1.0 - pl;
+                        b.hist[i] = [om * mk, om * om * vk + pl * mk, u, lam];
+                    }
+                    slot += 1;
+                    if slot == len {
+                        slot = 0;
+                    }
+                }
+                let gi = p * GROUPS + g as usize;
+                part.x[gi] = x_sum;
+                part.y[gi] = y_sum;
+                part.z[gi] = z_sum;
+                part.w[gi] = w_sum;
+                acc += part.t[gi];
+            }
+        }
+
+        // Phase C. Population p's spike count and new cohort.
+        for p in 0..np {
+            let c = tab.coef[row * np + p];
+            let st = &mut b.state[p];
+            let (mut x_sum, mut y_sum, mut z_sum, mut w_sum) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for g in 0..GROUPS {
+                x_sum += part.x[p * GROUPS + g];
+                y_sum += part.y[p * GROUPS + g];
+                z_sum += part.z[p * GROUPS + g];
+                w_sum += part.w[p * GROUPS + g];
+            }
+            let p_free = p_free[p];
             // 5. Expected spikes.
             let zz = z_sum + st.z;
             let p_lambda = if zz > 0.0 {
@@ -476,16 +523,15 @@ pub fn gif_pop_step(
             };
             let nf = n as f32;
             // 7. The oldest cohort joins the free pool; the new cohort takes its slot.
+            let i0 = p * l_max + (k % c.len) as usize;
             let omf = 1.0 - p_free;
-            st.z = omf * omf * st.z + st.x * p_free + b.hist_v[i0];
-            st.x = st.x * omf + b.hist_m[i0];
+            let oldest = b.hist[i0];
+            st.z = omf * omf * st.z + st.x * p_free + oldest[1];
+            st.x = st.x * omf + oldest[0];
             b.hist_n[i0] = nf;
-            b.hist_m[i0] = nf;
-            b.hist_v[i0] = 0.0;
-            b.hist_u[i0] = c.v_reset_rel;
-            b.hist_lam[i0] = 0.0;
+            b.hist[i0] = [nf, 0.0, c.v_reset_rel, 0.0];
             // 8. Send n (read by targets `delay` steps later).
-            b.nbuf[(k % d_len) as usize * np + p] = nf;
+            b.nbuf[p * d_len as usize + (k % d_len) as usize] = nf;
             // Recording: bins of bin_steps steps; window sums of n and n^2 in 64 bits.
             st.bin_n += n;
             st.bin_nbar += nbar;
@@ -514,7 +560,6 @@ pub fn gif_pop_step(
                 st.bin_n = 0;
                 st.bin_nbar = 0.0;
             }
-            b.state[p] = st;
         }
     }
 }

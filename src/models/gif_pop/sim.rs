@@ -3,7 +3,7 @@
 //! batch, spectra and plots at the end.
 
 use super::engine::{bytes_per_replica, CpuEngine, MesoEngine};
-use super::kernel::{MesoConfig, MAX_WIN};
+use super::kernel::{MesoConfig, GROUPS, MAX_WIN};
 use super::network::MesoNetwork;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ pub fn run(
     match backend {
         Backend::Cpu => {
             let batch = (CPU_BATCH_BYTES / per).clamp(1, total);
-            let (chunk, rec_len) = plan(net, batch, rec_replicas, false)?;
+            let (chunk, rec_len) = plan(net, batch, rec_replicas, None)?;
             let mut engine = CpuEngine::new(
                 np,
                 batch as usize,
@@ -62,25 +62,24 @@ pub fn run(
             let max_binding = limits
                 .max_storage_buffer_binding_size
                 .min(limits.max_buffer_size);
-            // The largest per-replica buffer is each history array: l_max x NP words.
-            let hist_per_replica = net.l_max * np as u64 * 4;
+            // The largest per-replica buffer is `hist`: l_max x NP x (m, v, u, lam).
+            let hist_per_replica = net.l_max * np as u64 * 16;
             let mut batch = (max_binding / hist_per_replica).clamp(1, total);
             if ctx.info().device_type == "Cpu" {
-                // A CPU adapter (lavapipe) runs 8 replicas per SIMD batch per core; more
-                // replicas per dispatch only push the history arrays out of the caches
-                // (measured: 128 replicas in one dispatch ran at a third of the throughput of
-                // batches of 32).
+                // A CPU adapter (lavapipe) runs one workgroup (replica) per core at a time:
+                // larger batches only lengthen each dispatch.
                 batch = batch.min(CPU_ADAPTER_BATCH.max(rec_replicas)).min(total);
             }
             if hist_per_replica > max_binding {
                 return Err(Error::BufferTooLarge {
-                    label: "gif_pop.hist_*".into(),
+                    label: "gif_pop.hist".into(),
                     needed: hist_per_replica,
                     available: max_binding,
                     limit: "max_storage_buffer_binding_size",
                 });
             }
-            let (chunk, rec_len) = plan(net, batch, rec_replicas, true)?;
+            let wg = super::engine::workgroup(ctx);
+            let (chunk, rec_len) = plan(net, batch, rec_replicas, Some(wg))?;
             let rows = if net.per_combo {
                 batch.div_ceil(u64::from(net.replicas_per_combo)) + 1
             } else {
@@ -116,9 +115,15 @@ const CPU_ADAPTER_BATCH: u64 = 32;
 /// inversion or rejection loop).
 const LOOPS_PER_POP_STEP: u64 = 160;
 
-/// Steps per chunk and recording buffer length for batches of `batch` replicas; on the GPU a
-/// chunk also keeps every invocation within [`GPU_LOOP_BUDGET`] loop iterations.
-fn plan(net: &MesoNetwork, batch: u64, rec_replicas: u64, gpu: bool) -> Result<(u64, usize)> {
+/// Steps per chunk and recording buffer length for batches of `batch` replicas; on the GPU
+/// (`gpu_wg`: its workgroup size) a chunk also keeps every invocation within
+/// [`GPU_LOOP_BUDGET`] loop iterations.
+fn plan(
+    net: &MesoNetwork,
+    batch: u64,
+    rec_replicas: u64,
+    gpu_wg: Option<u32>,
+) -> Result<(u64, usize)> {
     let np = net.pops() as u64;
     let rec_replicas = rec_replicas.min(batch);
     if u64::from(net.record.replicas) > batch {
@@ -128,9 +133,14 @@ fn plan(net: &MesoNetwork, batch: u64, rec_replicas: u64, gpu: bool) -> Result<(
         )));
     }
     let mut chunk = (WORK_PER_CHUNK / (batch * np * net.l_max)).clamp(1, net.steps.max(1));
-    if gpu {
+    if let Some(wg) = gpu_wg {
+        // Each invocation walks GROUPS / wg chunks of ceil(L / GROUPS) ages twice per step
+        // (threshold totals, then the walk), and sums up to GROUPS chunk values twice.
+        let groups = GROUPS as u64;
+        let ages = net.l_max.div_ceil(groups) * (groups / u64::from(wg.max(1)));
         let init = np * (net.l_max + net.d_len + 8);
-        let per_step = np * (net.l_max + net.projections.len() as u64 + LOOPS_PER_POP_STEP);
+        let per_step =
+            np * (2 * ages + 2 * groups + net.projections.len() as u64 + LOOPS_PER_POP_STEP);
         let steps = GPU_LOOP_BUDGET.saturating_sub(init) / per_step;
         if steps == 0 {
             return Err(Error::InvalidArgument(format!(
@@ -230,7 +240,7 @@ fn drive(
         let nb = batch.min(total - b0);
         let (c0, c1) = (b0 / rpc, (b0 + nb - 1) / rpc + 1);
         let (coef, tk, tt, proj) = net.tables(c0, c1);
-        let theta: Vec<f32> = tk.iter().zip(&tt).flat_map(|(a, b)| [*a, *b]).collect();
+        let theta: Vec<[f32; 2]> = tk.iter().zip(&tt).map(|(a, b)| [*a, *b]).collect();
         engine.load(&coef, &theta, &proj)?;
         let rec_here = if b0 == 0 { k_rec.min(nb) } else { 0 };
         let mut k = 0u64;
