@@ -12,8 +12,10 @@
 // / WG - 1, so any WG dividing 64 gives the same numbers (and the CPU twin walks the chunks
 // one after another). One step runs in three phases separated by barriers:
 //   A. invocation p < NP: input, free threshold and free hazard of population p;
-//      all invocations: the threshold-kernel total of each of their chunks;
-//   B. all invocations: the walk over their chunks (partial sums X, Y, Z, W per chunk);
+//      at the first step of a dispatch, all invocations: the threshold-kernel total of each
+//      of their chunks (later steps take the totals the walk formed one step before);
+//   B. all invocations: the walk over their chunks (partial sums X, Y, Z, W per chunk, and
+//      the next step's threshold-kernel totals);
 //   C. invocation p < NP: the sums over chunks, nbar, the spike count, the new cohort.
 //
 // History arrays (hist_n, and hist = (m, v, u, lam)) are per replica and population,
@@ -131,9 +133,9 @@ struct MesoState {
 @group(0) @binding(9) var<storage, read_write> nbuf: array<f32>;
 @group(0) @binding(10) var<storage, read_write> rec: array<f32>;
 
-// Chunk partial sums, [p * GROUPS + g]: threshold-kernel totals (phase A), and X, Y, Z, W of
-// the walk (phase B).
-var<workgroup> part_t: array<f32, 512>;
+// Chunk partial sums, [p * GROUPS + g]: threshold-kernel totals (two sets: this step's, read
+// in phase B, and the next step's, formed during the walk), and X, Y, Z, W of the walk.
+var<workgroup> part_t: array<f32, 1024>;
 var<workgroup> part_x: array<f32, 512>;
 var<workgroup> part_y: array<f32, 512>;
 var<workgroup> part_z: array<f32, 512>;
@@ -259,9 +261,12 @@ fn gif_pop_step(
             sh_theta[pl] = theta_hat - n_old * theta[tbase].y;
             sh_h[pl] = h_tot;
         }
-        // Every invocation: threshold-kernel totals sum n[a] theta_tilde[a] of its chunks
-        // (active ages only).
-        for (var p = 0u; p < NP; p = p + 1u) {
+        // Threshold-kernel totals sum n[a] theta_tilde[a] of each chunk (active ages only): at
+        // the first step of a dispatch from the history; later ones were formed by the walk of
+        // the step before (the same terms in the same order: age a now is age a + 1 then).
+        let cur = (j & 1u) * 512u;
+        let nxt = 512u - cur;
+        for (var p = 0u; p < select(0u, NP, j == 0u); p = p + 1u) {
             let len = coef[row * NP + p].len;
             let n_active = len - coef[row * NP + p].k_ref;
             let cw = (len + GROUPS - 1u) / GROUPS;
@@ -279,7 +284,7 @@ fn gif_pop_step(
                         slot = 0u;
                     }
                 }
-                part_t[p * GROUPS + g] = tot;
+                part_t[cur + p * GROUPS + g] = tot;
             }
         }
         workgroupBarrier();
@@ -296,7 +301,7 @@ fn gif_pop_step(
             // theta_hat at the start of chunk g0: the chunk totals of the older chunks.
             var acc = sh_theta[p];
             for (var g = 0u; g < g0; g = g + 1u) {
-                acc = acc + part_t[p * GROUPS + g];
+                acc = acc + part_t[cur + p * GROUPS + g];
             }
             for (var g = g0; g < g0 + per; g = g + 1u) {
                 let a0 = min(g * cw, len);
@@ -307,15 +312,23 @@ fn gif_pop_step(
                 var y_sum = 0.0;
                 var z_sum = 0.0;
                 var w_sum = 0.0;
+                // Next step's total of this chunk: n of age a + 1 now with theta_tilde[a].
+                var t_next = 0.0;
+                var th2_prev = 0.0;
                 for (var a = a0; a < a1; a = a + 1u) {
                     let i = base + slot;
                     let hs = hist[i];
+                    let nk = hist_n[i];
+                    if (a > a0 && a <= n_active) {
+                        t_next = t_next + nk * th2_prev;
+                    }
                     let mk = hs.x;
                     x_sum = x_sum + mk;
                     if (a < n_active) {
                         let th = theta[tbase + a];
+                        th2_prev = th.y;
                         let thr = keep(th.x + theta_hat);
-                        theta_hat = theta_hat + hist_n[i] * th.y;
+                        theta_hat = theta_hat + nk * th.y;
                         let u = c.p22 * hs.z + h_tot;
                         let lam = c.lambda_0 * npm_exp(min((u - thr) * c.inv_delta_v, HAZARD_CLAMP));
                         var pl_a = c.half_h_ms * (lam + hs.w);
@@ -334,11 +347,17 @@ fn gif_pop_step(
                         slot = 0u;
                     }
                 }
+                // The first age of the next chunk (its n does not change in this phase); the
+                // newest age's term, for len - 1 < n_active, is added in phase C.
+                if (a0 < a1 && a1 < len && a1 <= n_active) {
+                    t_next = t_next + hist_n[base + slot] * th2_prev;
+                }
+                part_t[nxt + p * GROUPS + g] = t_next;
                 part_x[p * GROUPS + g] = x_sum;
                 part_y[p * GROUPS + g] = y_sum;
                 part_z[p * GROUPS + g] = z_sum;
                 part_w[p * GROUPS + g] = w_sum;
-                acc = acc + part_t[p * GROUPS + g];
+                acc = acc + part_t[cur + p * GROUPS + g];
             }
         }
         storageBarrier();
@@ -384,6 +403,12 @@ fn gif_pop_step(
             st.x = st.x * omf + oldest.x;
             hist_n[i0] = nf;
             hist[i0] = vec4<f32>(nf, 0.0, c.v_reset_rel, 0.0);
+            // The new cohort is next step's newest age, len - 1: its threshold-kernel term
+            // when that age is active (t_ref = 0).
+            if (c.k_ref == 0u) {
+                let gl = pl * GROUPS + (c.len - 1u) / ((c.len + GROUPS - 1u) / GROUPS);
+                part_t[nxt + gl] = part_t[nxt + gl] + nf * theta[(row * NP + pl) * l_max + c.len - 1u].y;
+            }
             // 8. Send n (read by targets `delay` steps later).
             nbuf[db + k % d_len] = nf;
             // Recording: bins of bin_steps steps; window sums of n and n^2 in 64 bits.

@@ -303,9 +303,10 @@ pub struct RecSlot<'a> {
     pub lane: u32,
 }
 
-/// Chunk partial sums of one step (the shader's workgroup arrays), `[p * GROUPS + g]`.
+/// Chunk partial sums of one step (the shader's workgroup arrays), `[p * GROUPS + g]`; `t`
+/// holds two sets (this step's threshold-kernel totals and the next step's).
 struct Partials {
-    t: [f32; MAX_POPS * GROUPS],
+    t: [f32; 2 * MAX_POPS * GROUPS],
     x: [f32; MAX_POPS * GROUPS],
     y: [f32; MAX_POPS * GROUPS],
     z: [f32; MAX_POPS * GROUPS],
@@ -356,7 +357,7 @@ pub fn gif_pop_step(
     }
 
     let mut part = Partials {
-        t: [0.0; MAX_POPS * GROUPS],
+        t: [0.0; 2 * MAX_POPS * GROUPS],
         x: [0.0; MAX_POPS * GROUPS],
         y: [0.0; MAX_POPS * GROUPS],
         z: [0.0; MAX_POPS * GROUPS],
@@ -414,8 +415,11 @@ pub fn gif_pop_step(
             sh_theta[p] = theta_hat - n_old * tab.theta[tbase][1];
             sh_h[p] = h_tot;
         }
-        // Threshold-kernel totals of every chunk (active ages only).
-        for p in 0..np {
+        // Threshold-kernel totals of every chunk (active ages only): at the first step of a
+        // call from the history, later ones formed by the walk of the step before.
+        let cur = (j as usize & 1) * MAX_POPS * GROUPS;
+        let nxt = MAX_POPS * GROUPS - cur;
+        for p in 0..if j == 0 { np } else { 0 } {
             let c = &tab.coef[row * np + p];
             let len = c.len;
             let n_active = len - c.k_ref;
@@ -434,7 +438,7 @@ pub fn gif_pop_step(
                         slot = 0;
                     }
                 }
-                part.t[p * GROUPS + g as usize] = tot;
+                part.t[cur + p * GROUPS + g as usize] = tot;
             }
         }
 
@@ -454,15 +458,23 @@ pub fn gif_pop_step(
                 let mut slot = (k + a0) % len;
                 let mut theta_hat = acc;
                 let (mut x_sum, mut y_sum, mut z_sum, mut w_sum) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+                // Next step's total of this chunk: n of age a + 1 now with theta_tilde[a].
+                let mut t_next = 0.0f32;
+                let mut th2_prev = 0.0f32;
                 for a in a0..a1 {
                     let i = base + slot as usize;
                     let hs = b.hist[i];
+                    let nk = b.hist_n[i];
+                    if a > a0 && a <= n_active {
+                        t_next += nk * th2_prev;
+                    }
                     let mk = hs[0];
                     x_sum += mk;
                     if a < n_active {
                         let th = tab.theta[tbase + a as usize];
+                        th2_prev = th[1];
                         let thr = th[0] + theta_hat;
-                        theta_hat += b.hist_n[i] * th[1];
+                        theta_hat += nk * th[1];
                         let u = c.p22 * hs[2] + h_tot;
                         let lam =
                             c.lambda_0 * math::exp(((u - thr) * c.inv_delta_v).min(HAZARD_CLAMP));
@@ -482,12 +494,17 @@ pub fn gif_pop_step(
                         slot = 0;
                     }
                 }
+                // The first age of the next chunk; the newest age's term is added in phase C.
+                if a0 < a1 && a1 < len && a1 <= n_active {
+                    t_next += b.hist_n[base + slot as usize] * th2_prev;
+                }
                 let gi = p * GROUPS + g as usize;
+                part.t[nxt + gi] = t_next;
                 part.x[gi] = x_sum;
                 part.y[gi] = y_sum;
                 part.z[gi] = z_sum;
                 part.w[gi] = w_sum;
-                acc += part.t[gi];
+                acc += part.t[cur + gi];
             }
         }
 
@@ -530,6 +547,11 @@ pub fn gif_pop_step(
             st.x = st.x * omf + oldest[0];
             b.hist_n[i0] = nf;
             b.hist[i0] = [nf, 0.0, c.v_reset_rel, 0.0];
+            // The new cohort is next step's newest age, len - 1 (active when t_ref = 0).
+            if c.k_ref == 0 {
+                let gl = p * GROUPS + ((c.len - 1) / c.len.div_ceil(GROUPS as u32)) as usize;
+                part.t[nxt + gl] += nf * tab.theta[(row * np + p) * l_max + c.len as usize - 1][1];
+            }
             // 8. Send n (read by targets `delay` steps later).
             b.nbuf[p * d_len as usize + (k % d_len) as usize] = nf;
             // Recording: bins of bin_steps steps; window sums of n and n^2 in 64 bits.

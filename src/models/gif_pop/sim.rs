@@ -134,13 +134,13 @@ fn plan(
     }
     let mut chunk = (WORK_PER_CHUNK / (batch * np * net.l_max)).clamp(1, net.steps.max(1));
     if let Some(wg) = gpu_wg {
-        // Each invocation walks GROUPS / wg chunks of ceil(L / GROUPS) ages twice per step
-        // (threshold totals, then the walk), and sums up to GROUPS chunk values twice.
+        // Each invocation walks GROUPS / wg chunks of ceil(L / GROUPS) ages per step (and once
+        // more at the first step for the threshold totals), and sums up to GROUPS chunk
+        // values twice.
         let groups = GROUPS as u64;
         let ages = net.l_max.div_ceil(groups) * (groups / u64::from(wg.max(1)));
-        let init = np * (net.l_max + net.d_len + 8);
-        let per_step =
-            np * (2 * ages + 2 * groups + net.projections.len() as u64 + LOOPS_PER_POP_STEP);
+        let init = np * (net.l_max + net.d_len + ages + 8);
+        let per_step = np * (ages + 2 * groups + net.projections.len() as u64 + LOOPS_PER_POP_STEP);
         let steps = GPU_LOOP_BUDGET.saturating_sub(init) / per_step;
         if steps == 0 {
             return Err(Error::InvalidArgument(format!(
