@@ -204,7 +204,7 @@ impl SpikingEngine for CpuEngine {
 }
 
 #[cfg(feature = "gpu")]
-pub use gpu::GpuEngine;
+pub use gpu::{check_synapses, GpuEngine};
 
 #[cfg(feature = "gpu")]
 mod gpu {
@@ -229,8 +229,24 @@ mod gpu {
         }
     }
 
-    /// Most bindings the synapse array may be split over.
-    const MAX_SYN_BINDINGS: usize = 4;
+    /// Most bindings the synapse array may be split over (`syn0` .. `syn3`).
+    pub const MAX_SYN_BINDINGS: usize = 4;
+
+    /// Fails, before anything is built, when `synapses` stored synapses cannot fit the
+    /// device's synapse bindings.
+    pub fn check_synapses(ctx: &GpuContext, synapses: f64) -> Result<()> {
+        let max_binding = ctx.limits().max_storage_buffer_binding_size / 4 * 4;
+        let available = max_binding * MAX_SYN_BINDINGS as u64;
+        if synapses * 4.0 > available as f64 {
+            return Err(Error::BufferTooLarge {
+                label: "spiking.synapses (stored connectivity; pairwise_bernoulli or all_to_all projections can be procedural and store none)".into(),
+                needed: (synapses * 4.0) as u64,
+                available,
+                limit: "4 x max_storage_buffer_binding_size",
+            });
+        }
+        Ok(())
+    }
 
     /// The shader path: every buffer allocated once, one submit per chunk.
     pub struct GpuEngine {

@@ -481,6 +481,16 @@ impl SpikingNetwork {
             * f64::from(self.replicas)
     }
 
+    /// Expected stored synapses over all replicas (procedural projections store none).
+    pub fn expected_stored_synapses(&self) -> f64 {
+        self.projections
+            .iter()
+            .filter(|p| !p.conn.procedural)
+            .map(|p| p.conn.expected_synapses())
+            .sum::<f64>()
+            * f64::from(self.replicas)
+    }
+
     /// Builds the connectivity of every projection and replica.
     pub fn connect(&self) -> Result<Connectivity> {
         let specs: Vec<ConnSpec> = self.projections.iter().map(|p| p.conn).collect();

@@ -50,6 +50,10 @@ pub fn run(
     progress: &Progress,
 ) -> Result<SpikingReport> {
     let t0 = Instant::now();
+    #[cfg(feature = "gpu")]
+    if let Backend::Gpu(ctx) = backend {
+        super::engine::check_synapses(ctx, net.expected_stored_synapses())?;
+    }
     let conn = net.connect()?;
     let synapses = conn.syn.len() as u64;
     let (pops, ports, pois, proj) = net.tables(&conn);
