@@ -19,10 +19,10 @@
 //   C. invocation p < NP: the sums over chunks, nbar, the spike count, the new cohort.
 //
 // History arrays (hist_n, and hist = (m, v, u, lam)) are per replica and population,
-// [(t * NP + p) * l_max + slot]. Slot k % L
-// of population p holds the oldest cohort at step k (the ring starts with the newest cohort,
-// all N neurons, in slot L - 1). Convention where NEST 3.10 and the paper differ: the oldest
-// cohort's spikes are removed from theta_hat with n[k % L] (the paper), not n[0] (NEST).
+// [(t * NP + p) * l_max + slot]. Slot k % L of population p holds the oldest cohort at step
+// k (the ring starts with the newest cohort, all N neurons, in slot L - 1). Convention where
+// NEST 3.10 and the paper differ: the oldest cohort's spikes are removed from theta_hat with
+// n[k % L] (the paper), not n[0] (NEST).
 
 // #import shared/math.wgsl
 // #import shared/rng.wgsl
