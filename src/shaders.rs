@@ -20,6 +20,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("shared/rng.wgsl"),
     shader!("shared/grid.wgsl"),
     shader!("shared/network.wgsl"),
+    shader!("shared/connect.wgsl"),
     shader!("rng_u32.wgsl"),
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),
@@ -28,6 +29,8 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("gif_pop_step.wgsl"),
     shader!("neuron_step.wgsl"),
     shader!("deliver_spikes.wgsl"),
+    shader!("connect_count.wgsl"),
+    shader!("connect_fill.wgsl"),
     shader!("moment_activation.wgsl"),
 ];
 

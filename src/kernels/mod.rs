@@ -85,6 +85,8 @@ pub const ALL: &[&KernelDesc] = &[
     &crate::models::gif_pop::kernel::DESC,
     &crate::models::spiking::kernel::NEURON_DESC,
     &crate::models::spiking::kernel::DELIVER_DESC,
+    &crate::models::spiking::connect::COUNT_DESC,
+    &crate::models::spiking::connect::FILL_DESC,
     &crate::models::moments::kernel::DESC,
     &crate::models::lif::kernel::DESC,
 ];

@@ -7,11 +7,192 @@
 //! global source neuron and its stream gives the gaps between its targets. Rows list targets
 //! in increasing order. Only the spike counts delivered through them matter to the models,
 //! so the order inside a row never changes a result.
+//!
+//! On the GPU path `fixed_indegree` projections (with multapses) are built on the device
+//! instead: `connect_count` (shaders/connect_count.wgsl) counts each source's targets, the
+//! host turns the counts into row starts, and `connect_fill` writes the targets; both draw
+//! exactly the host's streams, so the synapses are the same and only the order inside a row
+//! differs. The functions of the same names below are their CPU twins, and the host build uses
+//! them too.
 
 use crate::cpu::par_chunks_mut;
 use crate::error::{Error, Result};
+use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
 use crate::rng::{Purpose, Rng};
 use crate::spec::Rule;
+
+/// Largest in-degree built on the device: each invocation draws `indegree` sources (plus the
+/// Philox loops) within lavapipe's loop budget ([`crate::kernels::GPU_LOOP_BUDGET`]).
+pub const DEVICE_MAX_INDEGREE: u32 = 10_000;
+
+/// Parameters of `connect_count` / `connect_fill` for one projection. Keep in sync with
+/// `struct ConnConfig` in shaders/shared/connect.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ConnConfig {
+    /// Replicas (each its own draws).
+    pub replicas: u32,
+    /// Source population size.
+    pub n_src: u32,
+    /// Target population size.
+    pub n_tgt: u32,
+    /// Sources per target.
+    pub indegree: u32,
+    /// Seed, low word.
+    pub seed_lo: u32,
+    /// Seed, high word.
+    pub seed_hi: u32,
+    /// Projection index (the stream's step word).
+    pub proj: u32,
+    /// Neurons per replica.
+    pub n_neurons: u32,
+    /// First neuron of the target population within a replica.
+    pub tgt0: u32,
+    /// 1 when a neuron may not connect to itself (same population, no autapses).
+    pub forbid_self: u32,
+    /// Synapses per `syn*` binding (`connect_fill`).
+    pub syn_cap: u32,
+    /// Padding.
+    pub _pad: u32,
+}
+
+impl ConnConfig {
+    /// The parameters of projection `k` (rule `fixed_indegree`).
+    pub fn new(c: &ConnSpec, k: u32, seed: u64, replicas: u32, n_neurons: u32) -> Self {
+        Self {
+            replicas,
+            n_src: c.src.1,
+            n_tgt: c.tgt.1,
+            indegree: c.indegree,
+            seed_lo: seed as u32,
+            seed_hi: (seed >> 32) as u32,
+            proj: k,
+            n_neurons,
+            tgt0: c.tgt.0,
+            forbid_self: u32::from(c.same_population() && !c.autapses),
+            syn_cap: u32::MAX,
+            _pad: 0,
+        }
+    }
+
+    /// Threads (targets over all replicas) of one pass.
+    pub fn threads(&self) -> u64 {
+        u64::from(self.replicas) * u64::from(self.n_tgt)
+    }
+
+    /// Synapses of the projection over all replicas.
+    pub fn synapses(&self) -> u64 {
+        self.threads() * u64::from(self.indegree)
+    }
+}
+
+/// `connect_stream`: the random stream of target `j` of replica `r`.
+fn connect_stream(c: &ConnConfig, r: u32, j: u32) -> Rng {
+    let seed = u64::from(c.seed_lo) | (u64::from(c.seed_hi) << 32);
+    Rng::new(
+        seed,
+        r * c.n_neurons + c.tgt0 + j,
+        c.proj,
+        Purpose::Connect.word(),
+    )
+}
+
+/// `connect_next_source`: the next source of target `j`.
+fn connect_next_source(c: &ConnConfig, rng: &mut Rng, j: u32) -> u32 {
+    let mut s = below(rng.next_u32(), c.n_src);
+    while c.forbid_self != 0 && s == j {
+        s = below(rng.next_u32(), c.n_src);
+    }
+    s
+}
+
+/// CPU twin of `connect_count` for thread `t` (target `t % n_tgt` of replica `t / n_tgt`):
+/// adds its sources to `counts[r * n_src + s]`.
+pub fn connect_count(cfg: &ConnConfig, t: u32, counts: &mut [u32]) {
+    let r = t / cfg.n_tgt;
+    let j = t % cfg.n_tgt;
+    let mut rng = connect_stream(cfg, r, j);
+    for _ in 0..cfg.indegree {
+        let s = connect_next_source(cfg, &mut rng, j);
+        counts[(r * cfg.n_src + s) as usize] += 1;
+    }
+}
+
+/// CPU twin of `connect_fill` for thread `t`: appends its target to the row of each of its
+/// sources at `next[r * n_src + s]` (the shader splits `syn` over bindings of `syn_cap`).
+pub fn connect_fill(cfg: &ConnConfig, t: u32, next: &mut [u32], syn: &mut [u32]) {
+    let r = t / cfg.n_tgt;
+    let j = t % cfg.n_tgt;
+    let mut rng = connect_stream(cfg, r, j);
+    for _ in 0..cfg.indegree {
+        let s = connect_next_source(cfg, &mut rng, j);
+        let pos = &mut next[(r * cfg.n_src + s) as usize];
+        syn[*pos as usize] = j;
+        *pos += 1;
+    }
+}
+
+/// Descriptor of the `connect_count` kernel.
+pub const COUNT_DESC: KernelDesc = KernelDesc {
+    name: "connect_count",
+    shader: "connect_count.wgsl",
+    entry: "connect_count",
+    workgroup_size: [64, 1, 1],
+    overrides: &[],
+    bindings: &[
+        Binding {
+            name: "cfg",
+            kind: BindingKind::Uniform,
+            layout: Layout::Struct(std::mem::size_of::<ConnConfig>()),
+        },
+        Binding {
+            name: "counts",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+    ],
+};
+
+/// Descriptor of the `connect_fill` kernel.
+pub const FILL_DESC: KernelDesc = KernelDesc {
+    name: "connect_fill",
+    shader: "connect_fill.wgsl",
+    entry: "connect_fill",
+    workgroup_size: [64, 1, 1],
+    overrides: &[],
+    bindings: &[
+        Binding {
+            name: "cfg",
+            kind: BindingKind::Uniform,
+            layout: Layout::Struct(std::mem::size_of::<ConnConfig>()),
+        },
+        Binding {
+            name: "next",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn0",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn1",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn2",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+        Binding {
+            name: "syn3",
+            kind: BindingKind::StorageReadWrite,
+            layout: Layout::Array(4),
+        },
+    ],
+};
 
 /// One projection to build.
 #[derive(Debug, Clone, Copy)]
@@ -65,8 +246,38 @@ pub struct Connectivity {
     pub rowptr: Vec<u32>,
     /// First `rowptr` entry of each projection.
     pub row0: Vec<u32>,
-    /// Target of every synapse.
+    /// Target of every synapse built on the host.
     pub syn: Vec<u32>,
+    /// Projections left to build on the device: their `rowptr` entries are reserved (zero)
+    /// and their synapses follow those in `syn`.
+    pub device: Vec<DeviceProjection>,
+}
+
+/// A projection to build on the device.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceProjection {
+    /// The kernels' parameters.
+    pub cfg: ConnConfig,
+    /// Index in `rowptr` of its first row start.
+    pub rowptr_at: usize,
+    /// Position of its first synapse.
+    pub syn_at: u64,
+}
+
+impl Connectivity {
+    /// Synapses built on the host and on the device.
+    pub fn synapses(&self) -> u64 {
+        self.syn.len() as u64 + self.device.iter().map(|d| d.cfg.synapses()).sum::<u64>()
+    }
+}
+
+/// Whether projection `c` can be built on the device (`fixed_indegree` with multapses; the
+/// others are cheap on the host or procedural).
+pub fn device_buildable(c: &ConnSpec) -> bool {
+    !c.procedural
+        && c.rule == Rule::FixedIndegree
+        && c.multapses
+        && c.indegree <= DEVICE_MAX_INDEGREE
 }
 
 /// A uniform integer in `[0, n)` from one draw (multiply-shift; bias below n / 2^32).
@@ -139,9 +350,16 @@ fn bernoulli_targets(
     }
 }
 
-/// Builds every projection for `replicas` replicas of a network of `n_neurons` neurons.
-/// Errors when the synapses would not fit 32-bit indices.
-pub fn build(specs: &[ConnSpec], replicas: u32, n_neurons: u32, seed: u64) -> Result<Connectivity> {
+/// Builds every projection for `replicas` replicas of a network of `n_neurons` neurons, except
+/// those with `on_device[k]`, which get their `rowptr` entries reserved and a
+/// [`DeviceProjection`]. Errors when the synapses would not fit 32-bit indices.
+pub fn build(
+    specs: &[ConnSpec],
+    replicas: u32,
+    n_neurons: u32,
+    seed: u64,
+    on_device: &[bool],
+) -> Result<Connectivity> {
     let total: f64 = specs
         .iter()
         .filter(|c| !c.procedural)
@@ -160,14 +378,56 @@ pub fn build(specs: &[ConnSpec], replicas: u32, n_neurons: u32, seed: u64) -> Re
         if c.procedural {
             continue;
         }
+        if on_device.get(k).copied().unwrap_or(false) {
+            let cfg = ConnConfig::new(c, k as u32, seed, replicas, n_neurons);
+            conn.device.push(DeviceProjection {
+                cfg,
+                rowptr_at: conn.rowptr.len(),
+                syn_at: 0,
+            });
+            conn.rowptr
+                .resize(conn.rowptr.len() + (replicas * c.src.1) as usize + 1, 0);
+            continue;
+        }
         let k = k as u32;
         let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
         for r in 0..replicas {
             let base = conn.syn.len();
             match c.rule {
+                Rule::FixedIndegree if c.multapses => {
+                    // The device kernels' twins, one replica at a time: the replica folded
+                    // into the first target so that thread j draws target j's stream.
+                    let mut cfg = ConnConfig::new(c, k, seed, 1, n_neurons);
+                    cfg.tgt0 += r * n_neurons;
+                    let threads = crate::cpu::threads().max(1);
+                    let mut counts = vec![vec![0u32; ns]; threads];
+                    let per = nt.div_ceil(threads).max(1);
+                    par_chunks_mut(&mut counts, 1, |t0, chunk| {
+                        for (dt, cnt) in chunk.iter_mut().enumerate() {
+                            let t = t0 + dt;
+                            for j in (t * per)..((t + 1) * per).min(nt) {
+                                connect_count(&cfg, j as u32, cnt);
+                            }
+                        }
+                    });
+                    let mut next = Vec::with_capacity(ns);
+                    let mut acc = base as u64;
+                    for s in 0..ns {
+                        conn.rowptr.push(acc as u32);
+                        next.push((acc as usize - base) as u32);
+                        acc += counts.iter().map(|cn| u64::from(cn[s])).sum::<u64>();
+                    }
+                    drop(counts);
+                    conn.syn.resize(acc as usize, 0);
+                    let rows = &mut conn.syn[base..];
+                    for j in 0..nt {
+                        connect_fill(&cfg, j as u32, &mut next, rows);
+                    }
+                }
                 Rule::FixedIndegree => {
-                    // Pass 1: out-degrees (targets in parallel); pass 2: fill rows in target
-                    // order by regenerating the same draws.
+                    // Without multapses (draws are rejected against the target's earlier
+                    // ones). Pass 1: out-degrees (targets in parallel); pass 2: fill rows in
+                    // target order by regenerating the same draws.
                     let threads = crate::cpu::threads().max(1);
                     let mut counts = vec![vec![0u32; ns]; threads];
                     let per = nt.div_ceil(threads).max(1);
@@ -227,6 +487,11 @@ pub fn build(specs: &[ConnSpec], replicas: u32, n_neurons: u32, seed: u64) -> Re
         }
         conn.rowptr.push(conn.syn.len() as u32);
     }
+    let mut at = conn.syn.len() as u64;
+    for d in &mut conn.device {
+        d.syn_at = at;
+        at += d.cfg.synapses();
+    }
     Ok(conn)
 }
 
@@ -261,7 +526,7 @@ mod tests {
 
     #[test]
     fn fixed_indegree_gives_every_target_its_sources() {
-        let c = build(&[spec(Rule::FixedIndegree)], 2, 50, 7).expect("build");
+        let c = build(&[spec(Rule::FixedIndegree)], 2, 50, 7, &[]).expect("build");
         for r in 0..2 {
             let p = pairs(&c, 50, r);
             assert_eq!(p.len(), 500);
@@ -277,8 +542,36 @@ mod tests {
         }
         // Replicas differ, the same seed gives the same network.
         assert_ne!(pairs(&c, 50, 0), pairs(&c, 50, 1));
-        let again = build(&[spec(Rule::FixedIndegree)], 2, 50, 7).expect("build");
+        let again = build(&[spec(Rule::FixedIndegree)], 2, 50, 7, &[]).expect("build");
         assert_eq!(c.syn, again.syn);
+    }
+
+    #[test]
+    fn kernel_twins_draw_the_host_streams_with_multapses() {
+        let mut c = spec(Rule::FixedIndegree);
+        c.multapses = true;
+        c.indegree = 30;
+        let conn = build(&[c], 2, 50, 11, &[]).expect("build");
+        for r in 0..2 {
+            let p = pairs(&conn, 50, r);
+            assert_eq!(p.len(), 50 * 30);
+            for j in 0..50u32 {
+                // The same sources (with repeats) as the per-target reference draw.
+                let mut got: Vec<u32> = p.iter().filter(|x| x.1 == j).map(|x| x.0).collect();
+                let mut want = Vec::new();
+                indegree_sources(&c, 11, 0, r, 50, j, &mut want);
+                got.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(got, want, "replica {r}, target {j}");
+                assert!(!got.contains(&j), "autapse");
+            }
+        }
+        // Left to the device: rows reserved, synapses counted, none stored.
+        let dev = build(&[c], 2, 50, 11, &[true]).expect("build");
+        assert!(dev.syn.is_empty());
+        assert_eq!(dev.rowptr.len(), 2 * 50 + 1);
+        assert_eq!(dev.synapses(), 2 * 50 * 30);
+        assert_eq!(dev.device[0].syn_at, 0);
     }
 
     #[test]
@@ -286,12 +579,12 @@ mod tests {
         let mut s = spec(Rule::PairwiseBernoulli);
         s.src = (0, 400);
         s.tgt = (0, 400);
-        let c = build(&[s], 1, 400, 3).expect("build");
+        let c = build(&[s], 1, 400, 3, &[]).expect("build");
         let n = c.syn.len() as f64;
         let expect = 0.2 * 400.0 * 399.0;
         // Binomial sd is about 160.
         assert!((n - expect).abs() < 800.0, "{n} vs {expect}");
-        let a = build(&[spec(Rule::AllToAll)], 1, 50, 3).expect("build");
+        let a = build(&[spec(Rule::AllToAll)], 1, 50, 3, &[]).expect("build");
         assert_eq!(a.syn.len(), 50 * 49);
     }
 }

@@ -204,7 +204,7 @@ impl SpikingEngine for CpuEngine {
 }
 
 #[cfg(feature = "gpu")]
-pub use gpu::{check_synapses, GpuEngine};
+pub use gpu::{check_synapses, connect_on_device, GpuEngine};
 
 #[cfg(feature = "gpu")]
 mod gpu {
@@ -212,6 +212,7 @@ mod gpu {
 
     use wgpu::util::DeviceExt;
 
+    use super::super::connect::{ConnConfig, DeviceProjection, COUNT_DESC, FILL_DESC};
     use super::super::kernel::{NetConfig, DELIVER_DESC, NEURON_DESC};
     use super::super::params::MAX_KERNELS;
     use super::{EngineSetup, OwnedTables, SpikingEngine};
@@ -244,6 +245,68 @@ mod gpu {
                 available,
                 limit: "4 x max_storage_buffer_binding_size",
             });
+        }
+        Ok(())
+    }
+
+    /// Whether `fixed_indegree` projections are built on the device: on GPUs, yes; on CPU
+    /// adapters (lavapipe) the host's native threads build faster (80 M synapses: 2 s on the
+    /// host, 5 s through lavapipe), so no. `NEUROPOP_CONNECT=device` or `host` overrides.
+    pub fn connect_on_device(ctx: &GpuContext) -> bool {
+        match std::env::var("NEUROPOP_CONNECT").as_deref() {
+            Ok("device") => true,
+            Ok("host") => false,
+            _ => ctx.info().device_type != "Cpu",
+        }
+    }
+
+    /// Builds the `fixed_indegree` projections left to the device: `connect_count`, the row
+    /// starts on the host (written into their reserved `rowptr` entries), then
+    /// `connect_fill` into the synapse bindings.
+    fn build_on_device(
+        ctx: &GpuContext,
+        device: &[DeviceProjection],
+        syn_cap: u32,
+        rowptr: &mut [u32],
+        syn: &[wgpu::Buffer],
+    ) -> Result<()> {
+        if device.is_empty() {
+            return Ok(());
+        }
+        let count = ctx.pipeline(&COUNT_DESC)?;
+        let fill = ctx.pipeline(&FILL_DESC)?;
+        for d in device {
+            let cfg = ConnConfig { syn_cap, ..d.cfg };
+            let rows = (cfg.replicas * cfg.n_src) as usize;
+            let ubuf = ctx.uniform_buffer("spiking.connect.cfg", &cfg)?;
+            let counts =
+                ctx.storage_buffer("spiking.connect.counts", rows as u64 * 4, BufferSpec::State)?;
+            count.run_once(ctx, &[&ubuf, &counts], cfg.threads())?;
+            let c: Vec<u32> = ctx.read(&counts, 0, rows)?;
+            let mut acc = d.syn_at;
+            for (i, n) in c.iter().enumerate() {
+                rowptr[d.rowptr_at + i] = acc as u32;
+                acc += u64::from(*n);
+            }
+            rowptr[d.rowptr_at + rows] = acc as u32;
+            if acc != d.syn_at + cfg.synapses() {
+                return Err(Error::Gpu(format!(
+                    "connect_count of projection {} counted {} synapses, expected {}",
+                    cfg.proj,
+                    acc - d.syn_at,
+                    cfg.synapses()
+                )));
+            }
+            let next = ctx.storage_buffer_init(
+                "spiking.connect.next",
+                &rowptr[d.rowptr_at..d.rowptr_at + rows],
+                BufferSpec::State,
+            )?;
+            fill.run_once(
+                ctx,
+                &[&ubuf, &next, &syn[0], &syn[1], &syn[2], &syn[3]],
+                cfg.threads(),
+            )?;
         }
         Ok(())
     }
@@ -301,11 +364,13 @@ mod gpu {
             let max_binding = ctx.limits().max_storage_buffer_binding_size / 4 * 4;
             let syn_cap = (max_binding / 4).min(u64::from(u32::MAX / 2)) as usize;
             let syn = &tab.conn.syn;
-            let nsyn = syn.len().div_ceil(syn_cap).max(1);
+            // Host-built synapses first, then those the device builds.
+            let total_syn = tab.conn.synapses() as usize;
+            let nsyn = total_syn.div_ceil(syn_cap).max(1);
             if nsyn > MAX_SYN_BINDINGS {
                 return Err(Error::BufferTooLarge {
                     label: "spiking.synapses".into(),
-                    needed: syn.len() as u64 * 4,
+                    needed: total_syn as u64 * 4,
                     available: max_binding * MAX_SYN_BINDINGS as u64,
                     limit: "4 x max_storage_buffer_binding_size",
                 });
@@ -407,18 +472,32 @@ mod gpu {
             )?;
             let trace =
                 ctx.storage_buffer("spiking.trace", s.trace_words * 4, BufferSpec::State)?;
-            let rowptr =
-                ctx.storage_buffer_init("spiking.rowptr", &tab.conn.rowptr, BufferSpec::Input)?;
             let mut syn_bufs = Vec::new();
             for b in 0..MAX_SYN_BINDINGS {
-                let lo = (b * syn_cap).min(syn.len());
-                let hi = ((b + 1) * syn_cap).min(syn.len());
-                syn_bufs.push(ctx.storage_buffer_init(
+                let lo = (b * syn_cap).min(total_syn);
+                let hi = ((b + 1) * syn_cap).min(total_syn);
+                let buf = ctx.storage_buffer(
                     &format!("spiking.synapses{b}"),
-                    &syn[lo..hi],
+                    (hi - lo) as u64 * 4,
                     BufferSpec::Input,
-                )?);
+                )?;
+                let (hlo, hhi) = (lo.min(syn.len()), hi.min(syn.len()));
+                if hhi > hlo {
+                    ctx.write(&buf, 0, &syn[hlo..hhi]);
+                }
+                syn_bufs.push(buf);
             }
+            let mut rowptr_host = tab.conn.rowptr.clone();
+            build_on_device(
+                &ctx,
+                &tab.conn.device,
+                syn_cap as u32,
+                &mut rowptr_host,
+                &syn_bufs,
+            )?;
+            let rowptr =
+                ctx.storage_buffer_init("spiking.rowptr", &rowptr_host, BufferSpec::Input)?;
+            drop(rowptr_host);
             drop(tab);
             let neuron_bind = neuron.bind(
                 &ctx,

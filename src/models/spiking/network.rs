@@ -492,9 +492,15 @@ impl SpikingNetwork {
     }
 
     /// Builds the connectivity of every projection and replica.
-    pub fn connect(&self) -> Result<Connectivity> {
+    /// With `device`, the projections the device can build are left to it
+    /// ([`connect::device_buildable`]).
+    pub fn connect(&self, device: bool) -> Result<Connectivity> {
         let specs: Vec<ConnSpec> = self.projections.iter().map(|p| p.conn).collect();
-        connect::build(&specs, self.replicas, self.n_neurons, self.seed)
+        let on_device: Vec<bool> = specs
+            .iter()
+            .map(|c| device && connect::device_buildable(c))
+            .collect();
+        connect::build(&specs, self.replicas, self.n_neurons, self.seed, &on_device)
     }
 
     /// The population, port, Poisson and projection tables (`row0` from the connectivity).

@@ -54,8 +54,13 @@ pub fn run(
     if let Backend::Gpu(ctx) = backend {
         super::engine::check_synapses(ctx, net.expected_stored_synapses())?;
     }
-    let conn = net.connect()?;
-    let synapses = conn.syn.len() as u64;
+    let on_device = match backend {
+        Backend::Cpu => false,
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => super::engine::connect_on_device(ctx),
+    };
+    let conn = net.connect(on_device)?;
+    let synapses = conn.synapses();
     let (pops, ports, pois, proj) = net.tables(&conn);
     let chunk = chunk_steps(net);
     let np = net.pops() as u64;
@@ -140,6 +145,13 @@ pub fn run(
             "rule": format!("{:?}", p.conn.rule), "indegree": p.conn.indegree, "p": p.conn.p,
             "autapses": p.conn.autapses, "multapses": p.conn.multapses,
             "connectivity": if p.conn.procedural { "procedural" } else { "stored" },
+            "built_on": if p.conn.procedural {
+                "none (regenerated at delivery)"
+            } else if on_device && super::connect::device_buildable(&p.conn) {
+                "device (connect_count, connect_fill)"
+            } else {
+                "host"
+            },
         })).collect::<Vec<_>>(),
         "timings_s": {"connect": connect_s, "simulate": simulate_s},
         "mean_rates_hz": out,
