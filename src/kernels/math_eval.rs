@@ -38,21 +38,13 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding {
-            name: "params",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<MathEvalParams>()),
-        },
-        Binding {
-            name: "x",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "y",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "params",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<MathEvalParams>()),
+        ),
+        Binding::new("x", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("y", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

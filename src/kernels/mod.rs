@@ -47,6 +47,13 @@ pub struct Binding {
     pub layout: Layout,
 }
 
+impl Binding {
+    /// A binding entry, for the descriptors' binding lists.
+    pub const fn new(name: &'static str, kind: BindingKind, layout: Layout) -> Self {
+        Self { name, kind, layout }
+    }
+}
+
 /// Everything needed to build and check one compute kernel.
 #[derive(Debug, Clone, Copy)]
 pub struct KernelDesc {

@@ -48,26 +48,14 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding {
-            name: "params",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<RngSampleParams>()),
-        },
-        Binding {
-            name: "param_a",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "param_n",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "out",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "params",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<RngSampleParams>()),
+        ),
+        Binding::new("param_a", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("param_n", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("out", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

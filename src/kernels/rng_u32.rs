@@ -49,16 +49,12 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding {
-            name: "params",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<RngU32Params>()),
-        },
-        Binding {
-            name: "out",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "params",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<RngU32Params>()),
+        ),
+        Binding::new("out", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

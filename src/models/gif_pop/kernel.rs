@@ -175,61 +175,33 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &["NP", "WG"],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<MesoConfig>()),
-        },
-        Binding {
-            name: "coef",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<MesoPopCoef>()),
-        },
-        Binding {
-            name: "theta",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(8),
-        },
-        Binding {
-            name: "proj",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<Projection>()),
-        },
-        Binding {
-            name: "stim",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "state",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(std::mem::size_of::<MesoState>()),
-        },
-        Binding {
-            name: "wsum",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(16),
-        },
-        Binding {
-            name: "hist_n",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "hist",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(16),
-        },
-        Binding {
-            name: "nbuf",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "rec",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<MesoConfig>()),
+        ),
+        Binding::new(
+            "coef",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<MesoPopCoef>()),
+        ),
+        Binding::new("theta", BindingKind::StorageRead, Layout::Array(8)),
+        Binding::new(
+            "proj",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<Projection>()),
+        ),
+        Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new(
+            "state",
+            BindingKind::StorageReadWrite,
+            Layout::Array(std::mem::size_of::<MesoState>()),
+        ),
+        Binding::new("wsum", BindingKind::StorageReadWrite, Layout::Array(16)),
+        Binding::new("hist_n", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("hist", BindingKind::StorageReadWrite, Layout::Array(16)),
+        Binding::new("nbuf", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("rec", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

@@ -126,51 +126,27 @@ pub const DESC: KernelDesc = KernelDesc {
         "PRECISE", "NOISE", "OU", "BRIDGE", "STIM", "NW", "TRACE", "SPIKES", "CORR",
     ],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<LifConfig>()),
-        },
-        Binding {
-            name: "coef",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<LifCoef>()),
-        },
-        Binding {
-            name: "stim",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "windows",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "state",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(std::mem::size_of::<LifState>()),
-        },
-        Binding {
-            name: "counts",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "spike_n",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "spikes",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "trace",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<LifConfig>()),
+        ),
+        Binding::new(
+            "coef",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<LifCoef>()),
+        ),
+        Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("windows", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new(
+            "state",
+            BindingKind::StorageReadWrite,
+            Layout::Array(std::mem::size_of::<LifState>()),
+        ),
+        Binding::new("counts", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("spike_n", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("spikes", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("trace", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

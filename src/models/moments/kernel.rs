@@ -110,31 +110,15 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding {
-            name: "params",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<MomentKernelParams>()),
-        },
-        Binding {
-            name: "coef",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "mu_bar",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "sigma_bar",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "out",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "params",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<MomentKernelParams>()),
+        ),
+        Binding::new("coef", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("mu_bar", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("sigma_bar", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("out", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

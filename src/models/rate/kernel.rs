@@ -144,41 +144,29 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &["NP", "NOISE", "STIM", "TRACE", "SUMMARY", "TRANSFER"],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<RateConfig>()),
-        },
-        Binding {
-            name: "coef",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<PopCoef>()),
-        },
-        Binding {
-            name: "weights",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "stim",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "state",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(std::mem::size_of::<PopState>()),
-        },
-        Binding {
-            name: "summary",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(std::mem::size_of::<PopSummary>()),
-        },
-        Binding {
-            name: "trace",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<RateConfig>()),
+        ),
+        Binding::new(
+            "coef",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<PopCoef>()),
+        ),
+        Binding::new("weights", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new(
+            "state",
+            BindingKind::StorageReadWrite,
+            Layout::Array(std::mem::size_of::<PopState>()),
+        ),
+        Binding::new(
+            "summary",
+            BindingKind::StorageReadWrite,
+            Layout::Array(std::mem::size_of::<PopSummary>()),
+        ),
+        Binding::new("trace", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

@@ -140,16 +140,12 @@ pub const COUNT_DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<ConnConfig>()),
-        },
-        Binding {
-            name: "counts",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<ConnConfig>()),
+        ),
+        Binding::new("counts", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 
@@ -161,36 +157,16 @@ pub const FILL_DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::Uniform,
-            layout: Layout::Struct(std::mem::size_of::<ConnConfig>()),
-        },
-        Binding {
-            name: "next",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn0",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn1",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn2",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn3",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<ConnConfig>()),
+        ),
+        Binding::new("next", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("syn0", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("syn1", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("syn2", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("syn3", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 

@@ -207,86 +207,42 @@ pub static NEURON_DESC: KernelDesc = KernelDesc {
         "MODEL", "NSTC", "NSFA", "WG", "STIM", "TRACE", "POIS", "BIG_LIST", "NPT",
     ],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::UniformDynamic,
-            layout: Layout::Struct(std::mem::size_of::<NetConfig>()),
-        },
-        Binding {
-            name: "pops",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<PopInfo>()),
-        },
-        Binding {
-            name: "coef",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<NeuronCoef>()),
-        },
-        Binding {
-            name: "ports",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<Port>()),
-        },
-        Binding {
-            name: "pois",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<Pois>()),
-        },
-        Binding {
-            name: "stim",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "v_m",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "i_syn",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(8),
-        },
-        Binding {
-            name: "refr",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "adapt",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "ring",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "ctl",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "spk",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "act",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "rec",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "trace",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::UniformDynamic,
+            Layout::Struct(std::mem::size_of::<NetConfig>()),
+        ),
+        Binding::new(
+            "pops",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<PopInfo>()),
+        ),
+        Binding::new(
+            "coef",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<NeuronCoef>()),
+        ),
+        Binding::new(
+            "ports",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<Port>()),
+        ),
+        Binding::new(
+            "pois",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<Pois>()),
+        ),
+        Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("v_m", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("i_syn", BindingKind::StorageReadWrite, Layout::Array(8)),
+        Binding::new("refr", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("adapt", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("ring", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("ctl", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("spk", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("act", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("rec", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("trace", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
 
@@ -298,61 +254,29 @@ pub static DELIVER_DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &["WG", "NSYN", "BIG_LIST", "PROCEDURAL"],
     bindings: &[
-        Binding {
-            name: "cfg",
-            kind: BindingKind::UniformDynamic,
-            layout: Layout::Struct(std::mem::size_of::<NetConfig>()),
-        },
-        Binding {
-            name: "pops",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<PopInfo>()),
-        },
-        Binding {
-            name: "proj",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(std::mem::size_of::<Proj>()),
-        },
-        Binding {
-            name: "ctl",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "spk",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "rowptr",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "ring",
-            kind: BindingKind::StorageReadWrite,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn0",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn1",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn2",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
-        Binding {
-            name: "syn3",
-            kind: BindingKind::StorageRead,
-            layout: Layout::Array(4),
-        },
+        Binding::new(
+            "cfg",
+            BindingKind::UniformDynamic,
+            Layout::Struct(std::mem::size_of::<NetConfig>()),
+        ),
+        Binding::new(
+            "pops",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<PopInfo>()),
+        ),
+        Binding::new(
+            "proj",
+            BindingKind::StorageRead,
+            Layout::Array(std::mem::size_of::<Proj>()),
+        ),
+        Binding::new("ctl", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("spk", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("rowptr", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("ring", BindingKind::StorageReadWrite, Layout::Array(4)),
+        Binding::new("syn0", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("syn1", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("syn2", BindingKind::StorageRead, Layout::Array(4)),
+        Binding::new("syn3", BindingKind::StorageRead, Layout::Array(4)),
     ],
 };
 
