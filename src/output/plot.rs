@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::error::{Error, Result};
+use crate::output::Recorder;
 
 const FONT: &str = "sans-serif";
 
@@ -147,6 +148,19 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 impl LinePlot {
+    /// Saves the plot as `dir/name` and lists it among the run's outputs with `description`.
+    pub fn write_to(
+        &self,
+        rec: &mut dyn Recorder,
+        dir: &Path,
+        name: &str,
+        description: &str,
+    ) -> Result<()> {
+        self.save(&dir.join(name))?;
+        rec.plot_written(name, description);
+        Ok(())
+    }
+
     /// Writes the plot as a 1000 x 560 PNG.
     pub fn save(&self, path: &Path) -> Result<()> {
         register_font();
@@ -276,6 +290,19 @@ fn cell_edges(v: &[f64]) -> Vec<f64> {
 }
 
 impl HeatMap {
+    /// Saves the plot as `dir/name` and lists it among the run's outputs with `description`.
+    pub fn write_to(
+        &self,
+        rec: &mut dyn Recorder,
+        dir: &Path,
+        name: &str,
+        description: &str,
+    ) -> Result<()> {
+        self.save(&dir.join(name))?;
+        rec.plot_written(name, description);
+        Ok(())
+    }
+
     /// Writes the heat map as a 1000 x 700 PNG.
     pub fn save(&self, path: &Path) -> Result<()> {
         register_font();

@@ -374,11 +374,12 @@ fn drive(
                         series,
                         ..Default::default()
                     }
-                    .save(&dir.join(file))?;
-                    rec.plot_written(
+                    .write_to(
+                        rec,
+                        &dir,
                         file,
                         &format!("{what} of every population against time, replica 0"),
-                    );
+                    )?;
                 }
             }
             if !spectra.is_empty() {
@@ -403,11 +404,12 @@ fn drive(
                     series,
                     ..Default::default()
                 }
-                .save(&dir.join("spectrum.png"))?;
-                rec.plot_written(
+                .write_to(
+                    rec,
+                    &dir,
                     "spectrum.png",
                     "power spectral density of A_N per population",
-                );
+                )?;
             }
         }
     }

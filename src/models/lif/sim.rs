@@ -478,8 +478,12 @@ fn plots(
             series: vec![s],
             ..Default::default()
         }
-        .save(&dir.join("raster.png"))?;
-        rec.plot_written("raster.png", "spike times of the recorded neurons");
+        .write_to(
+            rec,
+            &dir,
+            "raster.png",
+            "spike times of the recorded neurons",
+        )?;
     }
     if trace.iter().any(|l| !l.is_empty()) {
         let series = trace
@@ -495,11 +499,12 @@ fn plots(
             hline: Some(net.base.v_th),
             ..Default::default()
         }
-        .save(&dir.join(format!("trace_{pop}_V_m.png")))?;
-        rec.plot_written(
+        .write_to(
+            rec,
+            &dir,
             &format!("trace_{pop}_V_m.png"),
             "membrane potential of the first recorded neurons against time",
-        );
+        )?;
     }
     if net.grid.axes.len() == 1 {
         let axis = &net.grid.axes[0];
@@ -559,8 +564,12 @@ fn plots(
             series,
             ..Default::default()
         }
-        .save(&dir.join(name))?;
-        rec.plot_written(name, "mean firing rate against the swept parameter");
+        .write_to(
+            rec,
+            &dir,
+            name,
+            "mean firing rate against the swept parameter",
+        )?;
     }
     Ok(())
 }

@@ -429,15 +429,16 @@ fn plots(
             series,
             ..Default::default()
         }
-        .save(&dir.join(&name))?;
-        rec.plot_written(
+        .write_to(
+            rec,
+            &dir,
             &name,
             &format!(
                 "{} of population {} against time",
                 t.var.name(),
                 net.names[t.pop]
             ),
-        );
+        )?;
     }
     let rpc = net.replicas_per_combo as usize;
     let mean_over_copies = |v: &[f64]| -> Vec<f64> {
@@ -472,11 +473,12 @@ fn plots(
                     series,
                     ..Default::default()
                 }
-                .save(&dir.join(&name))?;
-                rec.plot_written(
+                .write_to(
+                    rec,
+                    &dir,
                     &name,
                     &format!("summary `{}` against the swept {}", kind.tag(), axis.key),
-                );
+                )?;
             }
         }
         2 => {
@@ -497,15 +499,16 @@ fn plots(
                     y: ay.values.clone(),
                     z,
                 }
-                .save(&dir.join(&name))?;
-                rec.plot_written(
+                .write_to(
+                    rec,
+                    &dir,
                     &name,
                     &format!(
                         "summary `{}` of {} over the sweep grid",
                         kind.tag(),
                         net.names[*pop]
                     ),
-                );
+                )?;
             }
         }
         _ => {}

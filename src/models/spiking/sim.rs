@@ -461,11 +461,12 @@ fn plots(
             series,
             ..Default::default()
         }
-        .save(&dir.join("activity.png"))?;
-        rec.plot_written(
+        .write_to(
+            rec,
+            dir,
             "activity.png",
             "population activity A_N of every population against time, replica 0",
-        );
+        )?;
     }
     if spikes.iter().any(|s| !s.is_empty()) {
         // Raster: one dot per spike, populations stacked.
@@ -491,11 +492,12 @@ fn plots(
             series,
             ..Default::default()
         }
-        .save(&dir.join("raster.png"))?;
-        rec.plot_written(
+        .write_to(
+            rec,
+            dir,
             "raster.png",
             "spike times of the recorded neurons, populations stacked",
-        );
+        )?;
     }
     if traces.iter().any(|t| !t.is_empty()) {
         let every = f64::from(net.record.trace_every) * net.dt;
@@ -523,11 +525,12 @@ fn plots(
             series,
             ..Default::default()
         }
-        .save(&dir.join("V_m.png"))?;
-        rec.plot_written(
+        .write_to(
+            rec,
+            dir,
             "V_m.png",
             "membrane potential of up to 5 traced neurons per population",
-        );
+        )?;
     }
     if !spectra.is_empty() {
         let series = spectra
@@ -547,11 +550,12 @@ fn plots(
             series,
             ..Default::default()
         }
-        .save(&dir.join("spectrum.png"))?;
-        rec.plot_written(
+        .write_to(
+            rec,
+            dir,
             "spectrum.png",
             "power spectral density of A_N per population",
-        );
+        )?;
     }
     Ok(())
 }
