@@ -487,7 +487,8 @@ mod gpu {
                 }
                 syn_bufs.push(buf);
             }
-            let mut rowptr_host = tab.conn.rowptr.clone();
+            // Row starts, completed on the device for the projections it builds.
+            let mut rowptr_host = std::mem::take(&mut tab.conn.rowptr);
             build_on_device(
                 &ctx,
                 &tab.conn.device,
