@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::models::levels::{at_level, Level};
-use crate::output::plot::{LinePlot, Series};
+use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, MemoryRecorder, OutputDir, Recorder};
 use crate::progress::Progress;
 use crate::run::Model;

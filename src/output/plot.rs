@@ -73,6 +73,26 @@ fn err(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// A figure written as a PNG into a run's output folder.
+pub trait Figure {
+    /// Writes the PNG at `path`.
+    fn save(&self, path: &Path) -> Result<()>;
+
+    /// Saves the figure as `dir/name` and lists it among the run's outputs with
+    /// `description`, so the file and its listing cannot name different files.
+    fn write_to(
+        &self,
+        rec: &mut dyn Recorder,
+        dir: &Path,
+        name: &str,
+        description: &str,
+    ) -> Result<()> {
+        self.save(&dir.join(name))?;
+        rec.plot_written(name, description);
+        Ok(())
+    }
+}
+
 /// One line of a [`LinePlot`].
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -147,22 +167,9 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
-impl LinePlot {
-    /// Saves the plot as `dir/name` and lists it among the run's outputs with `description`.
-    pub fn write_to(
-        &self,
-        rec: &mut dyn Recorder,
-        dir: &Path,
-        name: &str,
-        description: &str,
-    ) -> Result<()> {
-        self.save(&dir.join(name))?;
-        rec.plot_written(name, description);
-        Ok(())
-    }
-
+impl Figure for LinePlot {
     /// Writes the plot as a 1000 x 560 PNG.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    fn save(&self, path: &Path) -> Result<()> {
         register_font();
         let xs = self
             .series
@@ -289,22 +296,9 @@ fn cell_edges(v: &[f64]) -> Vec<f64> {
     }
 }
 
-impl HeatMap {
-    /// Saves the plot as `dir/name` and lists it among the run's outputs with `description`.
-    pub fn write_to(
-        &self,
-        rec: &mut dyn Recorder,
-        dir: &Path,
-        name: &str,
-        description: &str,
-    ) -> Result<()> {
-        self.save(&dir.join(name))?;
-        rec.plot_written(name, description);
-        Ok(())
-    }
-
+impl Figure for HeatMap {
     /// Writes the heat map as a 1000 x 700 PNG.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    fn save(&self, path: &Path) -> Result<()> {
         register_font();
         let (nx, ny) = (self.x.len(), self.y.len());
         if nx * ny != self.z.len() || nx == 0 || ny == 0 {

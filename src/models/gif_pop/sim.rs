@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
 use crate::models::common::{record_activity_times, record_spectrum, record_sweep, record_windows};
-use crate::output::plot::{LinePlot, Series};
+use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
 

@@ -10,7 +10,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
 use crate::models::common::record_sweep;
-use crate::output::plot::{LinePlot, Series};
+use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
 

@@ -12,7 +12,7 @@ use super::sim;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::models::moments::MomentParams;
-use crate::output::plot::HeatMap;
+use crate::output::plot::{Figure, HeatMap};
 use crate::output::MemoryRecorder;
 use crate::progress::Progress;
 use crate::spec::Spec;

@@ -7,7 +7,7 @@ use npyz::WriterBuilder;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::output::plot::HeatMap;
+use crate::output::plot::{Figure, HeatMap};
 
 use super::engine::MomentGrid;
 

@@ -8,7 +8,7 @@ use super::analysis::{bifurcation_map, drdt, f, fixed_points};
 use super::params::RateParams;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::output::plot::{HeatMap, LinePlot, Marker, Series};
+use crate::output::plot::{Figure, HeatMap, LinePlot, Marker, Series};
 use crate::output::MemoryRecorder;
 use crate::progress::Progress;
 use crate::run::Model;

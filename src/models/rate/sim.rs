@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::kernels::GPU_LOOP_BUDGET;
 use crate::models::common::record_sweep;
-use crate::output::plot::{HeatMap, LinePlot, Series};
+use crate::output::plot::{Figure, HeatMap, LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
 

@@ -9,7 +9,7 @@ use super::network::SpikingNetwork;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::models::common::{record_activity_times, record_spectrum, record_windows};
-use crate::output::plot::{LinePlot, Series};
+use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
 
