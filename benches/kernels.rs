@@ -30,7 +30,7 @@ fn rng(c: &mut Criterion) {
     g.bench_function("cpu", |b| b.iter(|| rng_u32(black_box(&p), &mut out)));
     if let Some(Backend::Gpu(ctx)) = gpu() {
         g.bench_function("gpu", |b| {
-            b.iter(|| neuropop::gpu::rng::run_rng_u32(&ctx, black_box(&p)).expect("gpu"))
+            b.iter(|| neuropop::gpu::probes::run_rng_u32(&ctx, black_box(&p)).expect("gpu"))
         });
     }
     g.finish();

@@ -8,8 +8,10 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::kernels::rng_u32::{rng_u32, RngU32Params};
+use crate::kernels::scatter_add::{scatter_add, ScatterParams};
 use crate::output::MemoryRecorder;
 use crate::progress::Progress;
+use crate::rng::philox4x32_10;
 use crate::run::Model;
 use crate::spec::Spec;
 
@@ -87,9 +89,9 @@ pub fn rng(backend: &Backend, gpu_draws_log2: u32, cpu_draws_log2: u32) -> Resul
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => {
             let p = params(gpu_draws_log2);
-            crate::gpu::rng::run_rng_u32(ctx, &RngU32Params { blocks: 1, ..p })?; // warm-up: build the pipeline
+            crate::gpu::probes::run_rng_u32(ctx, &RngU32Params { blocks: 1, ..p })?; // warm-up: build the pipeline
             let t = Instant::now();
-            crate::gpu::rng::run_rng_u32(ctx, &p)?;
+            crate::gpu::probes::run_rng_u32(ctx, &p)?;
             (
                 Some(((1u64 << gpu_draws_log2) as f64, t.elapsed().as_secs_f64())),
                 Some(ctx.info().name.clone()),
@@ -104,6 +106,65 @@ pub fn rng(backend: &Backend, gpu_draws_log2: u32, cpu_draws_log2: u32) -> Resul
         gpu,
         adapter,
     ))
+}
+
+/// Targets of the scatter benchmark: `n` events over `n_targets` targets, uniform from
+/// Philox (seed 1, event e: counter (e, 0, 0, 0)), as unordered as synapses of many sources.
+pub fn scatter_targets(n: usize, n_targets: u32) -> Vec<u32> {
+    (0..n)
+        .map(|e| philox4x32_10([e as u32, 0, 0, 0], [1, 0])[0] % n_targets)
+        .collect()
+}
+
+/// The delivery primitive alone (`scatter_add`): `2^events_log2` events, each adding 1 at a
+/// random one of `n_targets` counts (20,000: the scaled seed network's neurons), `rounds`
+/// times over on the GPU. Unit: synapse events. On a software adapter this is the floor of
+/// every delivery scheme that pushes counts to targets.
+pub fn scatter(
+    backend: &Backend,
+    events_log2: u32,
+    n_targets: u32,
+    rounds: u32,
+) -> Result<BenchResult> {
+    let n = 1usize << events_log2;
+    let targets = scatter_targets(n, n_targets);
+    let params = ScatterParams::new(n as u32, 256);
+    let mut counts = vec![0u32; n_targets as usize];
+    let t = Instant::now();
+    scatter_add(&params, &targets, &mut counts);
+    let cpu = (n as f64, t.elapsed().as_secs_f64());
+    let (gpu, adapter) = match backend {
+        Backend::Cpu => (None, None),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => {
+            let s = crate::gpu::probes::ScatterAdd::new(ctx, &targets, n_targets as usize)?;
+            s.run(ctx, &ScatterParams::new(64, 1))?; // warm-up: build the pipeline
+            let t = Instant::now();
+            for _ in 0..rounds {
+                s.run(ctx, &params)?;
+            }
+            (
+                Some((
+                    (n as u64 * u64::from(rounds)) as f64,
+                    t.elapsed().as_secs_f64(),
+                )),
+                Some(ctx.info().name.clone()),
+            )
+        }
+    };
+    let mut r = finish(
+        "scatter_add (delivery primitive)",
+        "synapse events",
+        format!(
+            "2^{events_log2} events at random targets among {n_targets}, 256 per thread, \
+             {rounds} rounds on the GPU; the CPU twin runs on one thread"
+        ),
+        cpu,
+        gpu,
+        adapter,
+    );
+    r.cpu_threads = 1;
+    Ok(r)
 }
 
 /// The spec of the rate benchmark: the tutorial's OU-driven bistable population (w = 5,

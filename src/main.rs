@@ -86,7 +86,7 @@ enum Command {
     },
     /// Throughput of each kernel on the GPU and the CPU path, and their ratio.
     Bench {
-        /// Which kernel: rng, rate, gif_pop, gif_psc_exp, brunel_lif or all.
+        /// Which kernel: rng, scatter, rate, gif_pop, gif_psc_exp, brunel_lif or all.
         #[arg(default_value = "all")]
         kernel: String,
         /// Replicas of the gif_pop benchmark on the GPU (the CPU path runs a sixteenth).
@@ -357,11 +357,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             backend,
             json,
         } => {
-            if !["rng", "rate", "gif_pop", "gif_psc_exp", "brunel_lif", "all"]
-                .contains(&kernel.as_str())
+            if ![
+                "rng",
+                "scatter",
+                "rate",
+                "gif_pop",
+                "gif_psc_exp",
+                "brunel_lif",
+                "all",
+            ]
+            .contains(&kernel.as_str())
             {
                 return Err(neuropop::Error::InvalidArgument(format!(
-                    "bench `{kernel}`: expected rng, rate, gif_pop, gif_psc_exp, brunel_lif or all"
+                    "bench `{kernel}`: expected rng, scatter, rate, gif_pop, gif_psc_exp, \
+                     brunel_lif or all"
                 ))
                 .into());
             }
@@ -369,6 +378,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut results = Vec::new();
             if kernel == "rng" || kernel == "all" {
                 results.push(neuropop::bench::rng(&backend, 30, 26)?);
+            }
+            if kernel == "scatter" || kernel == "all" {
+                results.push(neuropop::bench::scatter(&backend, 24, 20_000, 4)?);
             }
             if kernel == "rate" || kernel == "all" {
                 results.push(neuropop::bench::rate(&backend, replicas, steps, cpu_steps)?);

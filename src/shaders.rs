@@ -24,6 +24,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("rng_u32.wgsl"),
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),
+    shader!("scatter_add.wgsl"),
     shader!("rate_step.wgsl"),
     shader!("lif_step.wgsl"),
     shader!("gif_pop_step.wgsl"),

@@ -48,7 +48,7 @@ fn draw(path: Path, dist: Dist, a: f32, n: u32, seed: u64) -> Option<Vec<u32>> {
         }
         Path::Gpu => {
             let ctx = common::gpu()?;
-            Some(neuropop::gpu::rng::run_rng_sample(&ctx, &p, &pa, &pn).expect("GPU sampling"))
+            Some(neuropop::gpu::probes::run_rng_sample(&ctx, &p, &pa, &pn).expect("GPU sampling"))
         }
     }
 }

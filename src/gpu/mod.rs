@@ -8,7 +8,7 @@
 mod buffers;
 mod context;
 mod pipeline;
-pub mod rng;
+pub mod probes;
 
 pub use buffers::BufferSpec;
 pub use context::{list_adapters, GpuContext};

@@ -11,6 +11,7 @@
 pub mod math_eval;
 pub mod rng_sample;
 pub mod rng_u32;
+pub mod scatter_add;
 
 /// How a binding is accessed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,7 @@ pub const ALL: &[&KernelDesc] = &[
     &rng_u32::DESC,
     &rng_sample::DESC,
     &math_eval::DESC,
+    &scatter_add::DESC,
     &crate::models::rate::kernel::DESC,
     &crate::models::gif_pop::kernel::DESC,
     &crate::models::spiking::kernel::NEURON_DESC,

@@ -1,10 +1,11 @@
-//! GPU runners of the test kernels (`rng_u32`, `rng_sample`, `math_eval`), for tests and
-//! benchmarks.
+//! GPU runners of the test kernels (`rng_u32`, `rng_sample`, `math_eval`, `scatter_add`), for
+//! tests and benchmarks.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::math_eval::{self, MathEvalParams};
 use crate::kernels::rng_sample::{self, RngSampleParams};
 use crate::kernels::rng_u32::{self, RngU32Params};
+use crate::kernels::scatter_add::{self, ScatterParams};
 
 use super::{BufferSpec, GpuContext};
 
@@ -48,4 +49,50 @@ pub fn run_math_eval(ctx: &GpuContext, func: math_eval::MathFn, x: &[f32]) -> Re
     let yb = ctx.storage_buffer("math_eval.y", x.len() as u64 * 4, BufferSpec::State)?;
     pipeline.run_once(ctx, &[&uniform, &xb, &yb], x.len() as u64)?;
     ctx.read(&yb, 0, x.len())
+}
+
+/// `scatter_add` with its targets resident on the device, so repeated runs time the kernel
+/// alone.
+pub struct ScatterAdd {
+    pipeline: std::sync::Arc<super::Pipeline>,
+    targets: wgpu::Buffer,
+    counts: wgpu::Buffer,
+    n_counts: usize,
+}
+
+impl ScatterAdd {
+    /// Uploads `targets` and zeroed counts for targets `0 .. n_counts`; every target must be
+    /// below `n_counts`.
+    pub fn new(ctx: &GpuContext, targets: &[u32], n_counts: usize) -> Result<Self> {
+        if let Some(&bad) = targets.iter().find(|&&t| t as usize >= n_counts) {
+            return Err(Error::InvalidArgument(format!(
+                "scatter_add: target {bad} is not below the {n_counts} counts"
+            )));
+        }
+        Ok(Self {
+            pipeline: ctx.pipeline(&scatter_add::DESC)?,
+            targets: ctx.storage_buffer_init("scatter_add.targets", targets, BufferSpec::Input)?,
+            counts: ctx.storage_buffer(
+                "scatter_add.counts",
+                n_counts.max(1) as u64 * 4,
+                BufferSpec::State,
+            )?,
+            n_counts,
+        })
+    }
+
+    /// One dispatch over the first `params.n_events` targets; waits for it.
+    pub fn run(&self, ctx: &GpuContext, params: &ScatterParams) -> Result<()> {
+        let uniform = ctx.uniform_buffer("scatter_add.params", params)?;
+        self.pipeline.run_once(
+            ctx,
+            &[&uniform, &self.targets, &self.counts],
+            params.threads(),
+        )
+    }
+
+    /// The counts so far (all runs added).
+    pub fn counts(&self, ctx: &GpuContext) -> Result<Vec<u32>> {
+        ctx.read(&self.counts, 0, self.n_counts)
+    }
 }
