@@ -192,14 +192,10 @@ impl Pipeline {
         self.workgroup
     }
 
-    /// Records, submits and waits for a single dispatch: for tests and one-off kernels.
-    pub fn run_once(
-        &self,
-        ctx: &GpuContext,
-        buffers: &[&wgpu::Buffer],
-        n_threads: u64,
-    ) -> Result<()> {
-        let bg = self.bind(ctx, buffers)?;
+    /// Records one dispatch covering `n_threads` threads in a command buffer of its own and
+    /// submits it without waiting: buffer writes queued before are applied first, and a later
+    /// read waits for it. The engines' per-chunk call.
+    pub fn submit(&self, ctx: &GpuContext, bind_group: &wgpu::BindGroup, n_threads: u64) {
         let mut encoder = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -210,9 +206,21 @@ impl Pipeline {
                 label: Some(self.desc.name),
                 timestamp_writes: None,
             });
-            self.dispatch(ctx, &mut pass, &bg, n_threads);
+            self.dispatch(ctx, &mut pass, bind_group, n_threads);
         }
         ctx.queue.submit([encoder.finish()]);
+    }
+
+    /// Binds `buffers`, submits a single dispatch and waits for it: for tests and one-off
+    /// kernels.
+    pub fn run_once(
+        &self,
+        ctx: &GpuContext,
+        buffers: &[&wgpu::Buffer],
+        n_threads: u64,
+    ) -> Result<()> {
+        let bg = self.bind(ctx, buffers)?;
+        self.submit(ctx, &bg, n_threads);
         ctx.wait()
     }
 }

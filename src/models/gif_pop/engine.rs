@@ -277,25 +277,11 @@ mod gpu {
             let Some(bind) = &self.bind else {
                 return Err(Error::Gpu("gif_pop engine stepped before load".into()));
             };
-            let mut encoder =
-                self.ctx
-                    .device()
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("gif_pop_step"),
-                    });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("gif_pop_step"),
-                    timestamp_writes: None,
-                });
-                // One workgroup per replica.
-                let wg = u64::from(self.pipeline.workgroup());
-                self.pipeline
-                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas) * wg);
-            }
-            // No wait: chunks queue up on the device (each `write` of cfg/stim is ordered
-            // before its submit); reading the recordings or window sums waits.
-            self.ctx.queue().submit([encoder.finish()]);
+            // One workgroup per replica. No wait: chunks queue up on the device (each `write`
+            // of cfg/stim is ordered before its submit); reading the recordings waits.
+            let wg = u64::from(self.pipeline.workgroup());
+            self.pipeline
+                .submit(&self.ctx, bind, u64::from(cfg.n_replicas) * wg);
             Ok(())
         }
 

@@ -219,21 +219,8 @@ mod gpu {
             let Some(bind) = &self.bind else {
                 return Err(Error::Gpu("lif engine stepped before load".into()));
             };
-            let mut encoder =
-                self.ctx
-                    .device()
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("lif_step"),
-                    });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("lif_step"),
-                    timestamp_writes: None,
-                });
-                self.pipeline
-                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_threads));
-            }
-            self.ctx.queue().submit([encoder.finish()]);
+            self.pipeline
+                .submit(&self.ctx, bind, u64::from(cfg.n_threads));
             Ok(())
         }
 

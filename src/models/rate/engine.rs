@@ -183,21 +183,8 @@ mod gpu {
                     "rate engine stepped before load".into(),
                 ));
             };
-            let mut encoder =
-                self.ctx
-                    .device()
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("rate_step"),
-                    });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("rate_step"),
-                    timestamp_writes: None,
-                });
-                self.pipeline
-                    .dispatch(&self.ctx, &mut pass, bind, u64::from(cfg.n_replicas));
-            }
-            self.ctx.queue().submit([encoder.finish()]);
+            self.pipeline
+                .submit(&self.ctx, bind, u64::from(cfg.n_replicas));
             Ok(())
         }
 
