@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use super::connect::Connectivity;
 use super::kernel::{
-    deliver_spikes, neuron_step, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port, Proj,
-    StepOut,
+    deliver_spikes, neuron_step, proj_mode, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port,
+    Proj, StepOut,
 };
 use super::params::NeuronCoef;
 use crate::cpu::par_chunks_mut;
@@ -166,16 +166,27 @@ impl SpikingEngine for CpuEngine {
                     self.trace[i] = v;
                 }
             }
-            // Deliver in parallel: the counts are atomic, so the split does not matter.
-            let threads = crate::cpu::threads().max(1);
-            let per = spikes.len().div_ceil(threads).max(1);
-            std::thread::scope(|s| {
-                for part in spikes.chunks(per) {
-                    let tab = &tab;
-                    let ring = &self.ring;
-                    s.spawn(move || deliver_spikes(cfg, tab, part, ring));
-                }
-            });
+            // Stored rows are pure increments: one thread with plain increments beats two
+            // with atomic ones. Procedural rows draw their targets (a logarithm and a Philox
+            // block per target), which is worth splitting over the threads with atomic counts.
+            let procedural = tab.proj.iter().any(|p| p.mode == proj_mode::BERNOULLI);
+            let threads = if procedural {
+                crate::cpu::threads().max(1)
+            } else {
+                1
+            };
+            if threads == 1 {
+                deliver_spikes(cfg, &tab, &spikes, &self.ring, true);
+            } else {
+                let per = spikes.len().div_ceil(threads).max(1);
+                std::thread::scope(|s| {
+                    for part in spikes.chunks(per) {
+                        let tab = &tab;
+                        let ring = &self.ring;
+                        s.spawn(move || deliver_spikes(cfg, tab, part, ring, false));
+                    }
+                });
+            }
         }
         Ok(())
     }

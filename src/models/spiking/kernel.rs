@@ -485,12 +485,17 @@ pub fn neuron_step(
     }
 }
 
-/// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes.
+/// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes. The counts are integers,
+/// so the order of the increments does not matter; `exclusive` says that no other thread
+/// writes `ring` meanwhile, and the increments are then plain loads and stores (an atomic
+/// read-modify-write costs several times as much on x86, and stored rows are mostly
+/// increments).
 pub fn deliver_spikes(
     cfg: &NetConfig,
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
+    exclusive: bool,
 ) {
     let seed = u64::from(cfg.seed_lo) | (u64::from(cfg.seed_hi) << 32);
     for &[g, t] in spikes {
@@ -506,7 +511,12 @@ pub fn deliver_spikes(
             let slot = (t + pr.delay) % cfg.ring_len;
             let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
             let add = |j: u32| {
-                ring[(base + j) as usize].fetch_add(1, Relaxed);
+                let w = &ring[(base + j) as usize];
+                if exclusive {
+                    w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
+                } else {
+                    w.fetch_add(1, Relaxed);
+                }
             };
             match pr.mode {
                 proj_mode::STORED => {
