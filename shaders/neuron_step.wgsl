@@ -71,7 +71,7 @@ struct Pois {
     lambda: f32,
     weight: f32,
     purpose: u32,
-    _pad: u32,
+    p0: f32,
 }
 
 @group(0) @binding(0) var<uniform> cfg: NetConfig;
@@ -191,8 +191,8 @@ fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
                 let ps = pois[pop.pois0 + k];
                 var rng = rng_init(seed, g, t, ps.purpose);
                 var n = 0u;
-                if (POIS == 1u) {
-                    n = poisson_inversion(&rng, ps.lambda);
+                if (POIS == 1u || ps.lambda < 10.0) {
+                    n = poisson_inversion_p0(&rng, ps.lambda, ps.p0);
                 } else {
                     n = rng_poisson(&rng, ps.lambda);
                 }

@@ -194,8 +194,14 @@ fn log_binomial_pmf(k: f32, n: f32, p: f32, q: f32) -> f32 {
 // Poisson(lam) by sequential inversion (lam < 10): one uniform, stops once the rest of the
 // tail is below the uniform's resolution.
 fn poisson_inversion(r: ptr<function, Rng>, lam: f32) -> u32 {
+    return poisson_inversion_p0(r, lam, npm_exp(-lam));
+}
+
+// The same with p0 = npm_exp(-lam) given: a caller drawing many counts of one mean computes
+// it once instead of once per draw.
+fn poisson_inversion_p0(r: ptr<function, Rng>, lam: f32, p0: f32) -> u32 {
     var u = rng_uniform0(r);
-    var p = npm_exp(-lam);
+    var p = p0;
     var k = 0u;
     loop {
         if (u < p || k >= 1000u) {

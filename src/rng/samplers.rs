@@ -73,8 +73,14 @@ impl Rng {
 
     /// `poisson_inversion`: sequential search from 0 with one uniform.
     fn poisson_inversion(&mut self, lam: f32) -> u32 {
+        self.poisson_inversion_p0(lam, math::exp(-lam))
+    }
+
+    /// `poisson_inversion_p0`: Poisson(lam) for lam < 10 by inversion, with `p0 =
+    /// math::exp(-lam)` given (computed once for many draws of one mean).
+    pub fn poisson_inversion_p0(&mut self, lam: f32, p0: f32) -> u32 {
         let mut u = self.uniform0();
-        let mut p = math::exp(-lam);
+        let mut p = p0;
         let mut k = 0u32;
         loop {
             if u < p || k >= 1000 {

@@ -117,8 +117,9 @@ pub struct Pois {
     pub weight: f32,
     /// RNG purpose word of this input.
     pub purpose: u32,
-    /// Padding.
-    pub _pad: u32,
+    /// e^-lambda (`math::exp`, the shaders' `npm_exp`), the inversion sampler's first term,
+    /// computed once on the host.
+    pub p0: f32,
 }
 
 /// An outgoing projection as seen by its source. Keep in sync with `Proj` in
@@ -386,7 +387,12 @@ pub fn neuron_step(
             for ps in &tab.pois[pop.pois0 as usize..(pop.pois0 + pop.n_pois) as usize] {
                 // Inversion below a mean of 10 either way, so the shader's inversion-only
                 // variant draws the same counts.
-                let n = Rng::new(seed, g, t, ps.purpose).poisson(ps.lambda);
+                let mut rng = Rng::new(seed, g, t, ps.purpose);
+                let n = if ps.lambda < 10.0 {
+                    rng.poisson_inversion_p0(ps.lambda, ps.p0)
+                } else {
+                    rng.poisson(ps.lambda)
+                };
                 let w = ps.weight * n as f32;
                 if ps.weight >= 0.0 {
                     in_ex += w;

@@ -562,11 +562,12 @@ impl SpikingNetwork {
                 }
                 for (k, &(tp, _, w)) in self.poisson.iter().enumerate() {
                     if tp == p {
+                        let lambda = (self.combo_rates[c][k] * self.dt / 1000.0) as f32;
                         pois.push(Pois {
-                            lambda: (self.combo_rates[c][k] * self.dt / 1000.0) as f32,
+                            lambda,
                             weight: w as f32,
                             purpose: poisson_purpose(k),
-                            _pad: 0,
+                            p0: crate::math::exp(-lambda),
                         });
                     }
                 }
