@@ -376,7 +376,10 @@ pub fn neuron_step(
             let mut in_in = 0f32;
             for port in &tab.ports[pop.port0 as usize..(pop.port0 + pop.n_ports) as usize] {
                 let idx = (slot * cfg.ring_row + port.base + r * pop.size + local) as usize;
-                let n = ring[idx].swap(0, Relaxed);
+                // Only this neuron's thread touches its ring words during the step: a
+                // plain load and store, not a locked swap (several times the cost on x86).
+                let n = ring[idx].load(Relaxed);
+                ring[idx].store(0, Relaxed);
                 let w = port.weight * n as f32;
                 if port.weight >= 0.0 {
                     in_ex += w;
