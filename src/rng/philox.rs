@@ -23,8 +23,10 @@ fn philox_round(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     [hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0]
 }
 
-/// Philox4x32 with 10 rounds: the Random123 reference generator.
-#[inline]
+/// Philox4x32 with 10 rounds: the Random123 reference generator. Always inlined: a call
+/// returns the block through memory, and the hot loops (one block per neuron and step) pay
+/// for that and lose the overlap of consecutive blocks.
+#[inline(always)]
 pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     let mut ctr = counter;
     let mut key = key;
