@@ -38,11 +38,7 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "params",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<MathEvalParams>()),
-        ),
+        Binding::uniform::<MathEvalParams>("params"),
         Binding::new("x", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("y", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],

@@ -53,6 +53,29 @@ impl Binding {
     pub const fn new(name: &'static str, kind: BindingKind, layout: Layout) -> Self {
         Self { name, kind, layout }
     }
+
+    /// A `var<uniform>` holding one `T`.
+    pub const fn uniform<T>(name: &'static str) -> Self {
+        Self::new(
+            name,
+            BindingKind::Uniform,
+            Layout::Struct(std::mem::size_of::<T>()),
+        )
+    }
+
+    /// A `var<uniform>` holding one `T`, bound with a dynamic offset.
+    pub const fn uniform_dynamic<T>(name: &'static str) -> Self {
+        Self::new(
+            name,
+            BindingKind::UniformDynamic,
+            Layout::Struct(std::mem::size_of::<T>()),
+        )
+    }
+
+    /// A storage array of `T` with access `kind`.
+    pub const fn array<T>(name: &'static str, kind: BindingKind) -> Self {
+        Self::new(name, kind, Layout::Array(std::mem::size_of::<T>()))
+    }
 }
 
 /// Everything needed to build and check one compute kernel.

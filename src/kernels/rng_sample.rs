@@ -48,11 +48,7 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "params",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<RngSampleParams>()),
-        ),
+        Binding::uniform::<RngSampleParams>("params"),
         Binding::new("param_a", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("param_n", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("out", BindingKind::StorageReadWrite, Layout::Array(4)),

@@ -49,11 +49,7 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "params",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<RngU32Params>()),
-        ),
+        Binding::uniform::<RngU32Params>("params"),
         Binding::new("out", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };

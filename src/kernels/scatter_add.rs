@@ -42,11 +42,7 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "params",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<ScatterParams>()),
-        ),
+        Binding::uniform::<ScatterParams>("params"),
         Binding::new("targets", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("counts", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],

@@ -175,28 +175,12 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &["NP", "WG"],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<MesoConfig>()),
-        ),
-        Binding::new(
-            "coef",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<MesoPopCoef>()),
-        ),
+        Binding::uniform::<MesoConfig>("cfg"),
+        Binding::array::<MesoPopCoef>("coef", BindingKind::StorageRead),
         Binding::new("theta", BindingKind::StorageRead, Layout::Array(8)),
-        Binding::new(
-            "proj",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<Projection>()),
-        ),
+        Binding::array::<Projection>("proj", BindingKind::StorageRead),
         Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
-        Binding::new(
-            "state",
-            BindingKind::StorageReadWrite,
-            Layout::Array(std::mem::size_of::<MesoState>()),
-        ),
+        Binding::array::<MesoState>("state", BindingKind::StorageReadWrite),
         Binding::new("wsum", BindingKind::StorageReadWrite, Layout::Array(16)),
         Binding::new("hist_n", BindingKind::StorageReadWrite, Layout::Array(4)),
         Binding::new("hist", BindingKind::StorageReadWrite, Layout::Array(16)),

@@ -126,23 +126,11 @@ pub const DESC: KernelDesc = KernelDesc {
         "PRECISE", "NOISE", "OU", "BRIDGE", "STIM", "NW", "TRACE", "SPIKES", "CORR",
     ],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<LifConfig>()),
-        ),
-        Binding::new(
-            "coef",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<LifCoef>()),
-        ),
+        Binding::uniform::<LifConfig>("cfg"),
+        Binding::array::<LifCoef>("coef", BindingKind::StorageRead),
         Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("windows", BindingKind::StorageRead, Layout::Array(4)),
-        Binding::new(
-            "state",
-            BindingKind::StorageReadWrite,
-            Layout::Array(std::mem::size_of::<LifState>()),
-        ),
+        Binding::array::<LifState>("state", BindingKind::StorageReadWrite),
         Binding::new("counts", BindingKind::StorageReadWrite, Layout::Array(4)),
         Binding::new("spike_n", BindingKind::StorageReadWrite, Layout::Array(4)),
         Binding::new("spikes", BindingKind::StorageReadWrite, Layout::Array(4)),

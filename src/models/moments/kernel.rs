@@ -110,11 +110,7 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "params",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<MomentKernelParams>()),
-        ),
+        Binding::uniform::<MomentKernelParams>("params"),
         Binding::new("coef", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("mu_bar", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("sigma_bar", BindingKind::StorageRead, Layout::Array(4)),

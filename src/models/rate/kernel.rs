@@ -144,28 +144,12 @@ pub const DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &["NP", "NOISE", "STIM", "TRACE", "SUMMARY", "TRANSFER"],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<RateConfig>()),
-        ),
-        Binding::new(
-            "coef",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<PopCoef>()),
-        ),
+        Binding::uniform::<RateConfig>("cfg"),
+        Binding::array::<PopCoef>("coef", BindingKind::StorageRead),
         Binding::new("weights", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
-        Binding::new(
-            "state",
-            BindingKind::StorageReadWrite,
-            Layout::Array(std::mem::size_of::<PopState>()),
-        ),
-        Binding::new(
-            "summary",
-            BindingKind::StorageReadWrite,
-            Layout::Array(std::mem::size_of::<PopSummary>()),
-        ),
+        Binding::array::<PopState>("state", BindingKind::StorageReadWrite),
+        Binding::array::<PopSummary>("summary", BindingKind::StorageReadWrite),
         Binding::new("trace", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };

@@ -140,11 +140,7 @@ pub const COUNT_DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<ConnConfig>()),
-        ),
+        Binding::uniform::<ConnConfig>("cfg"),
         Binding::new("counts", BindingKind::StorageReadWrite, Layout::Array(4)),
     ],
 };
@@ -157,11 +153,7 @@ pub const FILL_DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &[],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::Uniform,
-            Layout::Struct(std::mem::size_of::<ConnConfig>()),
-        ),
+        Binding::uniform::<ConnConfig>("cfg"),
         Binding::new("next", BindingKind::StorageReadWrite, Layout::Array(4)),
         Binding::new("syn0", BindingKind::StorageReadWrite, Layout::Array(4)),
         Binding::new("syn1", BindingKind::StorageReadWrite, Layout::Array(4)),

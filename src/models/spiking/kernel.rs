@@ -208,31 +208,11 @@ pub static NEURON_DESC: KernelDesc = KernelDesc {
         "MODEL", "NSTC", "NSFA", "WG", "STIM", "TRACE", "POIS", "BIG_LIST", "NPT",
     ],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::UniformDynamic,
-            Layout::Struct(std::mem::size_of::<NetConfig>()),
-        ),
-        Binding::new(
-            "pops",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<PopInfo>()),
-        ),
-        Binding::new(
-            "coef",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<NeuronCoef>()),
-        ),
-        Binding::new(
-            "ports",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<Port>()),
-        ),
-        Binding::new(
-            "pois",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<Pois>()),
-        ),
+        Binding::uniform_dynamic::<NetConfig>("cfg"),
+        Binding::array::<PopInfo>("pops", BindingKind::StorageRead),
+        Binding::array::<NeuronCoef>("coef", BindingKind::StorageRead),
+        Binding::array::<Port>("ports", BindingKind::StorageRead),
+        Binding::array::<Pois>("pois", BindingKind::StorageRead),
         Binding::new("stim", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("v_m", BindingKind::StorageReadWrite, Layout::Array(4)),
         Binding::new("i_syn", BindingKind::StorageReadWrite, Layout::Array(8)),
@@ -255,21 +235,9 @@ pub static DELIVER_DESC: KernelDesc = KernelDesc {
     workgroup_size: [64, 1, 1],
     overrides: &["WG", "NSYN", "BIG_LIST", "PROCEDURAL"],
     bindings: &[
-        Binding::new(
-            "cfg",
-            BindingKind::UniformDynamic,
-            Layout::Struct(std::mem::size_of::<NetConfig>()),
-        ),
-        Binding::new(
-            "pops",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<PopInfo>()),
-        ),
-        Binding::new(
-            "proj",
-            BindingKind::StorageRead,
-            Layout::Array(std::mem::size_of::<Proj>()),
-        ),
+        Binding::uniform_dynamic::<NetConfig>("cfg"),
+        Binding::array::<PopInfo>("pops", BindingKind::StorageRead),
+        Binding::array::<Proj>("proj", BindingKind::StorageRead),
         Binding::new("ctl", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("spk", BindingKind::StorageRead, Layout::Array(4)),
         Binding::new("rowptr", BindingKind::StorageRead, Layout::Array(4)),
