@@ -3,6 +3,7 @@
 use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
+use crate::kernels::{BindingKind, KernelDesc, Layout, UNIFORM_STRIDE};
 
 use super::GpuContext;
 
@@ -102,6 +103,56 @@ impl GpuContext {
                     })
             },
         )
+    }
+
+    /// One zeroed buffer per binding of `desc`, in binding order, labelled `kernel.binding`,
+    /// each checked against the limits. `lens[i]` counts binding i's elements (at least one
+    /// is allocated): structs for a storage array or a dynamic uniform (one per
+    /// [`UNIFORM_STRIDE`] bytes), ignored for a plain uniform, which holds one struct. Element
+    /// sizes come from the descriptor, which the naga test checks against the shader, so a
+    /// buffer cannot be sized for another element than the kernel reads. Arrays the kernel
+    /// only reads are inputs, the others state.
+    pub fn kernel_buffers(&self, desc: &KernelDesc, lens: &[usize]) -> Result<Vec<wgpu::Buffer>> {
+        if lens.len() != desc.bindings.len() {
+            return Err(Error::Gpu(format!(
+                "kernel `{}` has {} bindings, got {} buffer lengths",
+                desc.name,
+                desc.bindings.len(),
+                lens.len()
+            )));
+        }
+        desc.bindings
+            .iter()
+            .zip(lens)
+            .map(|(b, &len)| {
+                let label = format!("{}.{}", desc.name, b.name);
+                let (Layout::Struct(elem) | Layout::Array(elem)) = b.layout;
+                let n = len.max(1) as u64;
+                match b.kind {
+                    BindingKind::Uniform => self.uniform_zeroed(&label, elem as u64),
+                    BindingKind::UniformDynamic => self.uniform_zeroed(&label, n * UNIFORM_STRIDE),
+                    BindingKind::StorageRead => {
+                        self.storage_buffer(&label, n * elem as u64, BufferSpec::Input)
+                    }
+                    BindingKind::StorageReadWrite => {
+                        self.storage_buffer(&label, n * elem as u64, BufferSpec::State)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// A zeroed uniform buffer of `bytes` (rounded up to 16).
+    fn uniform_zeroed(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
+        let size = bytes.max(16).next_multiple_of(16);
+        self.scoped(&format!("allocating uniform `{label}`"), || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })
     }
 
     /// A uniform buffer holding one `#[repr(C)]` parameter struct; rewrite it with

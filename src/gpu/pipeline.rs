@@ -140,6 +140,13 @@ impl Pipeline {
         )
     }
 
+    /// A bind group over the buffers of [`GpuContext::kernel_buffers`] (all bindings, in
+    /// order).
+    pub fn bind_all(&self, ctx: &GpuContext, buffers: &[wgpu::Buffer]) -> Result<wgpu::BindGroup> {
+        let refs: Vec<&wgpu::Buffer> = buffers.iter().collect();
+        self.bind(ctx, &refs)
+    }
+
     /// Records one dispatch covering `n_threads` threads (a 2-D grid when one dimension
     /// would exceed the device limit; shaders use `linear_index`).
     pub fn dispatch(

@@ -143,7 +143,7 @@ mod gpu {
     };
     use super::MesoEngine;
     use crate::error::{Error, Result};
-    use crate::gpu::{BufferSpec, GpuContext, Pipeline};
+    use crate::gpu::{GpuContext, Pipeline};
 
     /// Sizes of the device buffers of one batch.
     #[derive(Debug, Clone, Copy)]
@@ -175,6 +175,7 @@ mod gpu {
         bind: Option<wgpu::BindGroup>,
     }
 
+    // Buffer indices: the descriptor's binding order.
     const CFG: usize = 0;
     const COEF: usize = 1;
     const THETA: usize = 2;
@@ -190,45 +191,23 @@ mod gpu {
             let wg = workgroup(&ctx);
             let pipeline =
                 ctx.pipeline_with(&DESC, &[("NP", s.np as f64), ("WG", f64::from(wg))])?;
-            let hist = (s.l_max * s.np * s.replicas * 4) as u64;
-            let sz = |len: usize, elem: usize| (len.max(1) * elem) as u64;
-            let buffers = vec![
-                ctx.uniform_buffer("gif_pop.cfg", &MesoConfig::default())?,
-                ctx.storage_buffer(
-                    "gif_pop.coef",
-                    sz(s.coef, std::mem::size_of::<MesoPopCoef>()),
-                    BufferSpec::Input,
-                )?,
-                ctx.storage_buffer(
-                    "gif_pop.theta",
-                    sz(s.coef * s.l_max * 2, 4),
-                    BufferSpec::Input,
-                )?,
-                ctx.storage_buffer(
-                    "gif_pop.proj",
-                    sz(s.proj, std::mem::size_of::<Projection>()),
-                    BufferSpec::Input,
-                )?,
-                ctx.storage_buffer("gif_pop.stim", sz(s.stim, 4), BufferSpec::Input)?,
-                ctx.storage_buffer(
-                    "gif_pop.state",
-                    sz(s.replicas * s.np, std::mem::size_of::<MesoState>()),
-                    BufferSpec::State,
-                )?,
-                ctx.storage_buffer(
-                    "gif_pop.wsum",
-                    sz(s.replicas * s.np * MAX_WIN, 16),
-                    BufferSpec::State,
-                )?,
-                ctx.storage_buffer("gif_pop.hist_n", hist, BufferSpec::State)?,
-                ctx.storage_buffer("gif_pop.hist", hist * 4, BufferSpec::State)?,
-                ctx.storage_buffer(
-                    "gif_pop.nbuf",
-                    sz(s.d_len * s.np * s.replicas, 4),
-                    BufferSpec::State,
-                )?,
-                ctx.storage_buffer("gif_pop.rec", sz(s.rec, 4), BufferSpec::State)?,
-            ];
+            let hist = s.l_max * s.np * s.replicas;
+            let buffers = ctx.kernel_buffers(
+                &DESC,
+                &[
+                    1,
+                    s.coef,
+                    s.coef * s.l_max,
+                    s.proj,
+                    s.stim,
+                    s.replicas * s.np,
+                    s.replicas * s.np * MAX_WIN,
+                    hist,
+                    hist,
+                    s.d_len * s.np * s.replicas,
+                    s.rec,
+                ],
+            )?;
             Ok(Self {
                 ctx,
                 np: s.np,
@@ -262,8 +241,7 @@ mod gpu {
                 self.ctx.write(&self.buffers[PROJ], 0, proj);
             }
             if self.bind.is_none() {
-                let refs: Vec<&wgpu::Buffer> = self.buffers.iter().collect();
-                self.bind = Some(self.pipeline.bind(&self.ctx, &refs)?);
+                self.bind = Some(self.pipeline.bind_all(&self.ctx, &self.buffers)?);
             }
             Ok(())
         }

@@ -111,23 +111,26 @@ mod gpu {
     use super::super::kernel::{LifCoef, LifConfig, LifState, Specialization, DESC};
     use super::{LifEngine, Records};
     use crate::error::{Error, Result};
-    use crate::gpu::{BufferSpec, GpuContext, Pipeline};
+    use crate::gpu::{GpuContext, Pipeline};
 
     /// The shader path: buffers allocated once per run.
     pub struct GpuEngine {
         ctx: Arc<GpuContext>,
         pipeline: Arc<Pipeline>,
-        cfg: wgpu::Buffer,
-        coef: wgpu::Buffer,
-        stim: wgpu::Buffer,
-        windows: wgpu::Buffer,
-        state: wgpu::Buffer,
-        counts: wgpu::Buffer,
-        spike_n: wgpu::Buffer,
-        spikes: wgpu::Buffer,
-        trace: wgpu::Buffer,
+        buffers: Vec<wgpu::Buffer>,
         bind: Option<wgpu::BindGroup>,
     }
+
+    // Buffer indices: the descriptor's binding order.
+    const CFG: usize = 0;
+    const COEF: usize = 1;
+    const STIM: usize = 2;
+    const WINDOWS: usize = 3;
+    const STATE: usize = 4;
+    const COUNTS: usize = 5;
+    const SPIKE_N: usize = 6;
+    const SPIKES: usize = 7;
+    const TRACE: usize = 8;
 
     impl GpuEngine {
         /// Pipeline specialised for `spec`; buffers for `n` neurons, `coef_len`
@@ -145,44 +148,25 @@ mod gpu {
             trace_len: usize,
         ) -> Result<Self> {
             let pipeline = ctx.pipeline_with(&DESC, &spec.constants())?;
-            let sz = |len: usize, elem: usize| (len.max(1) * elem) as u64;
-            let cfg = ctx.uniform_buffer("lif.cfg", &LifConfig::default())?;
-            let coef = ctx.storage_buffer(
-                "lif.coef",
-                sz(coef_len, std::mem::size_of::<LifCoef>()),
-                BufferSpec::Input,
+            let nw = spec.windows as usize;
+            let buffers = ctx.kernel_buffers(
+                &DESC,
+                &[
+                    1,
+                    coef_len,
+                    stim_len,
+                    2 * nw,
+                    n,
+                    n * nw,
+                    n_rec,
+                    spike_words,
+                    trace_len,
+                ],
             )?;
-            let stim = ctx.storage_buffer("lif.stim", sz(stim_len, 4), BufferSpec::Input)?;
-            let windows = ctx.storage_buffer(
-                "lif.windows",
-                sz(2 * spec.windows as usize, 4),
-                BufferSpec::Input,
-            )?;
-            let state = ctx.storage_buffer(
-                "lif.state",
-                sz(n, std::mem::size_of::<LifState>()),
-                BufferSpec::State,
-            )?;
-            let counts = ctx.storage_buffer(
-                "lif.counts",
-                sz(n * spec.windows as usize, 4),
-                BufferSpec::State,
-            )?;
-            let spike_n = ctx.storage_buffer("lif.spike_n", sz(n_rec, 4), BufferSpec::State)?;
-            let spikes = ctx.storage_buffer("lif.spikes", sz(spike_words, 4), BufferSpec::State)?;
-            let trace = ctx.storage_buffer("lif.trace", sz(trace_len, 4), BufferSpec::State)?;
             Ok(Self {
                 ctx,
                 pipeline,
-                cfg,
-                coef,
-                stim,
-                windows,
-                state,
-                counts,
-                spike_n,
-                spikes,
-                trace,
+                buffers,
                 bind: None,
             })
         }
@@ -190,31 +174,19 @@ mod gpu {
 
     impl LifEngine for GpuEngine {
         fn load(&mut self, coef: &[LifCoef], windows: &[u32]) -> Result<()> {
-            self.ctx.write(&self.coef, 0, coef);
-            self.ctx.write(&self.windows, 0, windows);
+            self.ctx.write(&self.buffers[COEF], 0, coef);
+            self.ctx.write(&self.buffers[WINDOWS], 0, windows);
             if self.bind.is_none() {
-                self.bind = Some(self.pipeline.bind(
-                    &self.ctx,
-                    &[
-                        &self.cfg,
-                        &self.coef,
-                        &self.stim,
-                        &self.windows,
-                        &self.state,
-                        &self.counts,
-                        &self.spike_n,
-                        &self.spikes,
-                        &self.trace,
-                    ],
-                )?);
+                self.bind = Some(self.pipeline.bind_all(&self.ctx, &self.buffers)?);
             }
             Ok(())
         }
 
         fn step(&mut self, cfg: &LifConfig, stim: &[f32]) -> Result<()> {
-            self.ctx.write(&self.cfg, 0, std::slice::from_ref(cfg));
+            self.ctx
+                .write(&self.buffers[CFG], 0, std::slice::from_ref(cfg));
             if !stim.is_empty() {
-                self.ctx.write(&self.stim, 0, stim);
+                self.ctx.write(&self.buffers[STIM], 0, stim);
             }
             let Some(bind) = &self.bind else {
                 return Err(Error::Gpu("lif engine stepped before load".into()));
@@ -230,17 +202,17 @@ mod gpu {
 
         fn records(&mut self, n_rec: usize, cap: usize, trace_len: usize) -> Result<Records> {
             let n = if n_rec > 0 {
-                self.ctx.read(&self.spike_n, 0, n_rec)?
+                self.ctx.read(&self.buffers[SPIKE_N], 0, n_rec)?
             } else {
                 Vec::new()
             };
             let s = if n_rec > 0 {
-                self.ctx.read(&self.spikes, 0, n_rec * cap * 2)?
+                self.ctx.read(&self.buffers[SPIKES], 0, n_rec * cap * 2)?
             } else {
                 Vec::new()
             };
             let t = if trace_len > 0 {
-                self.ctx.read(&self.trace, 0, trace_len)?
+                self.ctx.read(&self.buffers[TRACE], 0, trace_len)?
             } else {
                 Vec::new()
             };
@@ -249,8 +221,8 @@ mod gpu {
 
         fn results(&mut self, n: usize, windows: usize) -> Result<(Vec<LifState>, Vec<u32>)> {
             Ok((
-                self.ctx.read(&self.state, 0, n)?,
-                self.ctx.read(&self.counts, 0, n * windows)?,
+                self.ctx.read(&self.buffers[STATE], 0, n)?,
+                self.ctx.read(&self.buffers[COUNTS], 0, n * windows)?,
             ))
         }
     }

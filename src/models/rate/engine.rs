@@ -85,27 +85,29 @@ mod gpu {
     use super::super::kernel::{PopCoef, PopState, PopSummary, RateConfig, Specialization, DESC};
     use super::RateEngine;
     use crate::error::Result;
-    use crate::gpu::{BufferSpec, GpuContext, Pipeline};
+    use crate::gpu::{GpuContext, Pipeline};
 
-    /// The shader path: buffers allocated once per run, bind group rebuilt only when a batch
-    /// loads new tables.
+    /// The shader path: buffers allocated once per run, bind group built at the first load.
     pub struct GpuEngine {
         ctx: Arc<GpuContext>,
         pipeline: Arc<Pipeline>,
-        cfg: wgpu::Buffer,
-        coef: wgpu::Buffer,
-        weights: wgpu::Buffer,
-        stim: wgpu::Buffer,
-        state: wgpu::Buffer,
-        summary: wgpu::Buffer,
-        trace: wgpu::Buffer,
+        buffers: Vec<wgpu::Buffer>,
         bind: Option<wgpu::BindGroup>,
     }
 
+    // Buffer indices: the descriptor's binding order.
+    const CFG: usize = 0;
+    const COEF: usize = 1;
+    const WEIGHTS: usize = 2;
+    const STIM: usize = 3;
+    const STATE: usize = 4;
+    const SUMMARY: usize = 5;
+    const TRACE: usize = 6;
+
     impl GpuEngine {
-        /// Pipeline specialised for `spec`; buffers for `n` replica-populations, `coef_len` coefficients, `w_len` weights,
-        /// `stim_len` stimulus values and `trace_len` trace values; every size is checked
-        /// against the device's limits before anything runs.
+        /// Pipeline specialised for `spec`; buffers for `n` replica-populations, `coef_len`
+        /// coefficients, `w_len` weights, `stim_len` stimulus values and `trace_len` trace
+        /// values; every size is checked against the device's limits before anything runs.
         #[allow(clippy::too_many_arguments)]
         pub fn new(
             ctx: Arc<GpuContext>,
@@ -117,36 +119,12 @@ mod gpu {
             trace_len: usize,
         ) -> Result<Self> {
             let pipeline = ctx.pipeline_with(&DESC, &spec.constants())?;
-            let sz = |len: usize, elem: usize| (len.max(1) * elem) as u64;
-            let cfg = ctx.uniform_buffer("rate.cfg", &RateConfig::default())?;
-            let coef = ctx.storage_buffer(
-                "rate.coef",
-                sz(coef_len, std::mem::size_of::<PopCoef>()),
-                BufferSpec::Input,
-            )?;
-            let weights = ctx.storage_buffer("rate.weights", sz(w_len, 4), BufferSpec::Input)?;
-            let stim = ctx.storage_buffer("rate.stim", sz(stim_len, 4), BufferSpec::Input)?;
-            let state = ctx.storage_buffer(
-                "rate.state",
-                sz(n, std::mem::size_of::<PopState>()),
-                BufferSpec::State,
-            )?;
-            let summary = ctx.storage_buffer(
-                "rate.summary",
-                sz(n, std::mem::size_of::<PopSummary>()),
-                BufferSpec::State,
-            )?;
-            let trace = ctx.storage_buffer("rate.trace", sz(trace_len, 4), BufferSpec::State)?;
+            let buffers =
+                ctx.kernel_buffers(&DESC, &[1, coef_len, w_len, stim_len, n, n, trace_len])?;
             Ok(Self {
                 ctx,
                 pipeline,
-                cfg,
-                coef,
-                weights,
-                stim,
-                state,
-                summary,
-                trace,
+                buffers,
                 bind: None,
             })
         }
@@ -154,29 +132,19 @@ mod gpu {
 
     impl RateEngine for GpuEngine {
         fn load(&mut self, coef: &[PopCoef], weights: &[f32]) -> Result<()> {
-            self.ctx.write(&self.coef, 0, coef);
-            self.ctx.write(&self.weights, 0, weights);
+            self.ctx.write(&self.buffers[COEF], 0, coef);
+            self.ctx.write(&self.buffers[WEIGHTS], 0, weights);
             if self.bind.is_none() {
-                self.bind = Some(self.pipeline.bind(
-                    &self.ctx,
-                    &[
-                        &self.cfg,
-                        &self.coef,
-                        &self.weights,
-                        &self.stim,
-                        &self.state,
-                        &self.summary,
-                        &self.trace,
-                    ],
-                )?);
+                self.bind = Some(self.pipeline.bind_all(&self.ctx, &self.buffers)?);
             }
             Ok(())
         }
 
         fn step(&mut self, cfg: &RateConfig, stim: &[f32]) -> Result<()> {
-            self.ctx.write(&self.cfg, 0, std::slice::from_ref(cfg));
+            self.ctx
+                .write(&self.buffers[CFG], 0, std::slice::from_ref(cfg));
             if !stim.is_empty() {
-                self.ctx.write(&self.stim, 0, stim);
+                self.ctx.write(&self.buffers[STIM], 0, stim);
             }
             let Some(bind) = &self.bind else {
                 return Err(crate::error::Error::Gpu(
@@ -193,13 +161,13 @@ mod gpu {
         }
 
         fn trace(&mut self, len: usize) -> Result<Vec<f32>> {
-            self.ctx.read(&self.trace, 0, len)
+            self.ctx.read(&self.buffers[TRACE], 0, len)
         }
 
         fn results(&mut self, n: usize) -> Result<(Vec<PopState>, Vec<PopSummary>)> {
             Ok((
-                self.ctx.read(&self.state, 0, n)?,
-                self.ctx.read(&self.summary, 0, n)?,
+                self.ctx.read(&self.buffers[STATE], 0, n)?,
+                self.ctx.read(&self.buffers[SUMMARY], 0, n)?,
             ))
         }
     }
