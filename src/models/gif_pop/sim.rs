@@ -72,7 +72,7 @@ pub fn run(
             }
             if hist_per_replica > max_binding {
                 return Err(Error::BufferTooLarge {
-                    label: "gif_pop.hist".into(),
+                    label: "gif_pop_step.hist".into(),
                     needed: hist_per_replica,
                     available: max_binding,
                     limit: "max_storage_buffer_binding_size",
