@@ -90,8 +90,20 @@ fn seed_network_statistics_match_the_reference() {
     eprintln!("E: {b:.2} Hz in [500, 1500) ms, {a:.2} Hz in [1600, 2000) ms");
     assert!((b - 6.07).abs() < 0.2, "{b}");
     assert!((a - 16.9).abs() < 0.6, "{a}");
-    // Spectrum and Abar are there and finite.
-    assert!(values(&rec, "spectrum_E").iter().all(|v| v.is_finite()));
+    // Spectrum and Abar are there and finite; the per-replica spectra average to the mean.
+    let spec = values(&rec, "spectrum_E");
+    assert!(spec.iter().all(|v| v.is_finite()));
+    let each = values(&rec, "spectrum_E_replicas");
+    let nf = spec.len() / 2;
+    assert_eq!(each.len(), 10 * nf);
+    for k in 0..nf {
+        let m = (0..10).map(|r| each[r * nf + k]).sum::<f64>() / 10.0;
+        assert!(
+            (m - spec[2 * k + 1]).abs() <= 1e-9 * m.abs().max(1.0),
+            "bin {k}"
+        );
+    }
+    assert!(each.chunks(nf).all(|r| r.iter().any(|&v| v > 0.0)));
     assert!(values(&rec, "abar_E")
         .iter()
         .all(|v| v.is_finite() && *v >= 0.0));

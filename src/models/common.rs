@@ -215,9 +215,11 @@ pub fn record_activity_times(rec: &mut dyn Recorder, bins: u64, bin_ms: f64) -> 
     Ok(times)
 }
 
-/// The mean Welch power spectrum of A_N over `series` (one activity trace per replica, Hz,
-/// bins of `bin_ms`) from bin `from` on, written as `spectrum_<name>.npy` (columns frequency,
-/// density); returns (frequencies, densities), or `None` when the traces are too short.
+/// The Welch power spectrum of A_N of each of `series` (one activity trace per replica, Hz,
+/// bins of `bin_ms`) from bin `from` on: their mean as `spectrum_<name>.npy` (columns
+/// frequency, density) and each replica's as `spectrum_<name>_replicas.npy` (shape
+/// `[replica, frequency]`, densities only), so a sweep's spectra can be compared replica by
+/// replica. Returns the mean (frequencies, densities), or `None` when the traces are too short.
 pub fn record_spectrum(
     rec: &mut dyn Recorder,
     name: &str,
@@ -229,35 +231,45 @@ pub fn record_spectrum(
     let seg = 1024
         .min(bins.saturating_sub(from).next_power_of_two() / 2)
         .max(4);
-    let mut acc: Option<(Vec<f64>, Vec<f64>)> = None;
+    let mut freqs = Vec::new();
+    let mut each: Vec<Vec<f64>> = Vec::with_capacity(series.len());
     for x in series {
         let (f, pw) = crate::stats::welch(&x[from.min(x.len())..], bin_ms / 1000.0, seg);
         if f.is_empty() {
-            continue;
+            return Ok(None);
         }
-        acc = Some(match acc {
-            None => (f, pw),
-            Some((f0, mut a)) => {
-                a.iter_mut().zip(&pw).for_each(|(x, y)| *x += y);
-                (f0, a)
-            }
-        });
+        freqs = f;
+        each.push(pw);
     }
-    let Some((f, mut pw)) = acc else {
+    if each.is_empty() {
         return Ok(None);
-    };
-    pw.iter_mut().for_each(|v| *v /= series.len() as f64);
-    let table: Vec<f64> = f.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
+    }
+    let mut pw = vec![0.0; freqs.len()];
+    for e in &each {
+        pw.iter_mut().zip(e).for_each(|(x, y)| *x += y);
+    }
+    pw.iter_mut().for_each(|v| *v /= each.len() as f64);
+    let table: Vec<f64> = freqs.iter().zip(&pw).flat_map(|(a, b)| [*a, *b]).collect();
     rec.whole(
         ArrayInfo::new(
             format!("spectrum_{name}"),
-            vec![f.len() as u64, 2],
+            vec![freqs.len() as u64, 2],
             Dtype::F64,
             format!("power spectral density of A_N of {name} (Welch, {seg}-bin Hann segments, mean over the recorded replicas): columns frequency (Hz), density (Hz^2/Hz)"),
         ),
         Data::F64(&table),
     )?;
-    Ok(Some((f, pw)))
+    let flat: Vec<f64> = each.concat();
+    rec.whole(
+        ArrayInfo::new(
+            format!("spectrum_{name}_replicas"),
+            vec![each.len() as u64, freqs.len() as u64],
+            Dtype::F64,
+            format!("power spectral density of A_N of {name} per recorded replica (Hz^2/Hz), at the frequencies of spectrum_{name}.npy"),
+        ),
+        Data::F64(&flat),
+    )?;
+    Ok(Some((freqs, pw)))
 }
 
 /// Writes `sweep.npy` (one row of swept values per combination) when the grid is not empty.
