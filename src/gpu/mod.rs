@@ -9,7 +9,9 @@ mod buffers;
 mod context;
 mod pipeline;
 pub mod probes;
+mod runner;
 
 pub use buffers::BufferSpec;
 pub use context::{list_adapters, GpuContext};
 pub use pipeline::Pipeline;
+pub use runner::KernelRunner;

@@ -142,8 +142,8 @@ mod gpu {
         MesoConfig, MesoPopCoef, MesoState, Projection, DESC, GROUPS, MAX_POPS, MAX_WIN,
     };
     use super::MesoEngine;
-    use crate::error::{Error, Result};
-    use crate::gpu::{GpuContext, Pipeline};
+    use crate::error::Result;
+    use crate::gpu::{GpuContext, KernelRunner};
 
     /// Sizes of the device buffers of one batch.
     #[derive(Debug, Clone, Copy)]
@@ -168,11 +168,8 @@ mod gpu {
 
     /// The shader path: buffers allocated once per run, reused by every batch and chunk.
     pub struct GpuEngine {
-        ctx: Arc<GpuContext>,
         np: usize,
-        pipeline: Arc<Pipeline>,
-        buffers: Vec<wgpu::Buffer>,
-        bind: Option<wgpu::BindGroup>,
+        kernel: KernelRunner,
     }
 
     // Buffer indices: the descriptor's binding order.
@@ -189,31 +186,24 @@ mod gpu {
         /// Allocates every buffer, each checked against the device's limits.
         pub fn new(ctx: Arc<GpuContext>, s: GpuSizes) -> Result<Self> {
             let wg = workgroup(&ctx);
-            let pipeline =
-                ctx.pipeline_with(&DESC, &[("NP", s.np as f64), ("WG", f64::from(wg))])?;
             let hist = s.l_max * s.np * s.replicas;
-            let buffers = ctx.kernel_buffers(
-                &DESC,
-                &[
-                    1,
-                    s.coef,
-                    s.coef * s.l_max,
-                    s.proj,
-                    s.stim,
-                    s.replicas * s.np,
-                    s.replicas * s.np * MAX_WIN,
-                    hist,
-                    hist,
-                    s.d_len * s.np * s.replicas,
-                    s.rec,
-                ],
-            )?;
+            let lens = [
+                1,
+                s.coef,
+                s.coef * s.l_max,
+                s.proj,
+                s.stim,
+                s.replicas * s.np,
+                s.replicas * s.np * MAX_WIN,
+                hist,
+                hist,
+                s.d_len * s.np * s.replicas,
+                s.rec,
+            ];
+            let constants = [("NP", s.np as f64), ("WG", f64::from(wg))];
             Ok(Self {
-                ctx,
                 np: s.np,
-                pipeline,
-                buffers,
-                bind: None,
+                kernel: KernelRunner::new(ctx, &DESC, &constants, &lens)?,
             })
         }
     }
@@ -235,50 +225,31 @@ mod gpu {
             theta: &[[f32; 2]],
             proj: &[Projection],
         ) -> Result<()> {
-            self.ctx.write(&self.buffers[COEF], 0, coef);
-            self.ctx.write(&self.buffers[THETA], 0, theta);
-            if !proj.is_empty() {
-                self.ctx.write(&self.buffers[PROJ], 0, proj);
-            }
-            if self.bind.is_none() {
-                self.bind = Some(self.pipeline.bind_all(&self.ctx, &self.buffers)?);
-            }
+            self.kernel.write(COEF, coef);
+            self.kernel.write(THETA, theta);
+            self.kernel.write(PROJ, proj);
             Ok(())
         }
 
         fn step(&mut self, cfg: &MesoConfig, stim: &[f32]) -> Result<()> {
-            self.ctx
-                .write(&self.buffers[CFG], 0, std::slice::from_ref(cfg));
-            if !stim.is_empty() {
-                self.ctx.write(&self.buffers[STIM], 0, stim);
-            }
-            let Some(bind) = &self.bind else {
-                return Err(Error::Gpu("gif_pop engine stepped before load".into()));
-            };
-            // One workgroup per replica. No wait: chunks queue up on the device (each `write`
+            self.kernel.write(CFG, std::slice::from_ref(cfg));
+            self.kernel.write(STIM, stim);
+            // One workgroup per replica. No wait: chunks queue up on the device (each write
             // of cfg/stim is ordered before its submit); reading the recordings waits.
-            let wg = u64::from(self.pipeline.workgroup());
-            self.pipeline
-                .submit(&self.ctx, bind, u64::from(cfg.n_replicas) * wg);
-            Ok(())
+            let wg = u64::from(self.kernel.workgroup());
+            self.kernel.submit(u64::from(cfg.n_replicas) * wg)
         }
 
         fn rec(&mut self, len: usize) -> Result<Vec<f32>> {
-            self.ctx.read(&self.buffers[REC], 0, len)
+            self.kernel.read(REC, len)
         }
 
         fn wsum(&mut self, n: usize) -> Result<Vec<[u32; 4]>> {
-            let flat: Vec<u32> =
-                self.ctx
-                    .read(&self.buffers[WSUM], 0, n * self.np * MAX_WIN * 4)?;
-            Ok(flat
-                .chunks_exact(4)
-                .map(|c| [c[0], c[1], c[2], c[3]])
-                .collect())
+            self.kernel.read(WSUM, n * self.np * MAX_WIN)
         }
 
         fn state(&mut self, n: usize) -> Result<Vec<MesoState>> {
-            self.ctx.read(&self.buffers[STATE], 0, n * self.np)
+            self.kernel.read(STATE, n * self.np)
         }
     }
 }

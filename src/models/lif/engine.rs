@@ -110,16 +110,12 @@ mod gpu {
 
     use super::super::kernel::{LifCoef, LifConfig, LifState, Specialization, DESC};
     use super::{LifEngine, Records};
-    use crate::error::{Error, Result};
-    use crate::gpu::{GpuContext, Pipeline};
+    use crate::error::Result;
+    use crate::gpu::{GpuContext, KernelRunner};
 
-    /// The shader path: buffers allocated once per run.
-    pub struct GpuEngine {
-        ctx: Arc<GpuContext>,
-        pipeline: Arc<Pipeline>,
-        buffers: Vec<wgpu::Buffer>,
-        bind: Option<wgpu::BindGroup>,
-    }
+    /// The shader path: buffers allocated once per run (only records and final counts are
+    /// read back).
+    pub struct GpuEngine(KernelRunner);
 
     // Buffer indices: the descriptor's binding order.
     const CFG: usize = 0;
@@ -147,83 +143,54 @@ mod gpu {
             spike_words: usize,
             trace_len: usize,
         ) -> Result<Self> {
-            let pipeline = ctx.pipeline_with(&DESC, &spec.constants())?;
             let nw = spec.windows as usize;
-            let buffers = ctx.kernel_buffers(
-                &DESC,
-                &[
-                    1,
-                    coef_len,
-                    stim_len,
-                    2 * nw,
-                    n,
-                    n * nw,
-                    n_rec,
-                    spike_words,
-                    trace_len,
-                ],
-            )?;
-            Ok(Self {
+            let lens = [
+                1,
+                coef_len,
+                stim_len,
+                2 * nw,
+                n,
+                n * nw,
+                n_rec,
+                spike_words,
+                trace_len,
+            ];
+            Ok(Self(KernelRunner::new(
                 ctx,
-                pipeline,
-                buffers,
-                bind: None,
-            })
+                &DESC,
+                &spec.constants(),
+                &lens,
+            )?))
         }
     }
 
     impl LifEngine for GpuEngine {
         fn load(&mut self, coef: &[LifCoef], windows: &[u32]) -> Result<()> {
-            self.ctx.write(&self.buffers[COEF], 0, coef);
-            self.ctx.write(&self.buffers[WINDOWS], 0, windows);
-            if self.bind.is_none() {
-                self.bind = Some(self.pipeline.bind_all(&self.ctx, &self.buffers)?);
-            }
+            self.0.write(COEF, coef);
+            self.0.write(WINDOWS, windows);
             Ok(())
         }
 
         fn step(&mut self, cfg: &LifConfig, stim: &[f32]) -> Result<()> {
-            self.ctx
-                .write(&self.buffers[CFG], 0, std::slice::from_ref(cfg));
-            if !stim.is_empty() {
-                self.ctx.write(&self.buffers[STIM], 0, stim);
-            }
-            let Some(bind) = &self.bind else {
-                return Err(Error::Gpu("lif engine stepped before load".into()));
-            };
-            self.pipeline
-                .submit(&self.ctx, bind, u64::from(cfg.n_threads));
-            Ok(())
+            self.0.write(CFG, std::slice::from_ref(cfg));
+            self.0.write(STIM, stim);
+            self.0.submit(u64::from(cfg.n_threads))
         }
 
         fn sync(&mut self) -> Result<()> {
-            self.ctx.wait()
+            self.0.wait()
         }
 
         fn records(&mut self, n_rec: usize, cap: usize, trace_len: usize) -> Result<Records> {
-            let n = if n_rec > 0 {
-                self.ctx.read(&self.buffers[SPIKE_N], 0, n_rec)?
-            } else {
-                Vec::new()
-            };
-            let s = if n_rec > 0 {
-                self.ctx.read(&self.buffers[SPIKES], 0, n_rec * cap * 2)?
-            } else {
-                Vec::new()
-            };
-            let t = if trace_len > 0 {
-                self.ctx.read(&self.buffers[TRACE], 0, trace_len)?
-            } else {
-                Vec::new()
-            };
-            Ok((n, s, t))
+            Ok((
+                self.0.read(SPIKE_N, n_rec)?,
+                self.0.read(SPIKES, n_rec * cap * 2)?,
+                self.0.read(TRACE, trace_len)?,
+            ))
         }
 
         fn results(&mut self, n: usize, windows: usize) -> Result<(Vec<LifState>, Vec<u32>)> {
-            Ok((
-                self.ctx.read(&self.buffers[STATE], 0, n)?,
-                self.ctx.read(&self.buffers[COUNTS], 0, n * windows)?,
-            ))
+            Ok((self.0.read(STATE, n)?, self.0.read(COUNTS, n * windows)?))
         }
     }
 }

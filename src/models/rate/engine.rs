@@ -85,15 +85,11 @@ mod gpu {
     use super::super::kernel::{PopCoef, PopState, PopSummary, RateConfig, Specialization, DESC};
     use super::RateEngine;
     use crate::error::Result;
-    use crate::gpu::{GpuContext, Pipeline};
+    use crate::gpu::{GpuContext, KernelRunner};
 
-    /// The shader path: buffers allocated once per run, bind group built at the first load.
-    pub struct GpuEngine {
-        ctx: Arc<GpuContext>,
-        pipeline: Arc<Pipeline>,
-        buffers: Vec<wgpu::Buffer>,
-        bind: Option<wgpu::BindGroup>,
-    }
+    /// The shader path: buffers allocated once per run (only traces and the final
+    /// summaries are read back).
+    pub struct GpuEngine(KernelRunner);
 
     // Buffer indices: the descriptor's binding order.
     const CFG: usize = 0;
@@ -118,57 +114,39 @@ mod gpu {
             stim_len: usize,
             trace_len: usize,
         ) -> Result<Self> {
-            let pipeline = ctx.pipeline_with(&DESC, &spec.constants())?;
-            let buffers =
-                ctx.kernel_buffers(&DESC, &[1, coef_len, w_len, stim_len, n, n, trace_len])?;
-            Ok(Self {
+            let lens = [1, coef_len, w_len, stim_len, n, n, trace_len];
+            Ok(Self(KernelRunner::new(
                 ctx,
-                pipeline,
-                buffers,
-                bind: None,
-            })
+                &DESC,
+                &spec.constants(),
+                &lens,
+            )?))
         }
     }
 
     impl RateEngine for GpuEngine {
         fn load(&mut self, coef: &[PopCoef], weights: &[f32]) -> Result<()> {
-            self.ctx.write(&self.buffers[COEF], 0, coef);
-            self.ctx.write(&self.buffers[WEIGHTS], 0, weights);
-            if self.bind.is_none() {
-                self.bind = Some(self.pipeline.bind_all(&self.ctx, &self.buffers)?);
-            }
+            self.0.write(COEF, coef);
+            self.0.write(WEIGHTS, weights);
             Ok(())
         }
 
         fn step(&mut self, cfg: &RateConfig, stim: &[f32]) -> Result<()> {
-            self.ctx
-                .write(&self.buffers[CFG], 0, std::slice::from_ref(cfg));
-            if !stim.is_empty() {
-                self.ctx.write(&self.buffers[STIM], 0, stim);
-            }
-            let Some(bind) = &self.bind else {
-                return Err(crate::error::Error::Gpu(
-                    "rate engine stepped before load".into(),
-                ));
-            };
-            self.pipeline
-                .submit(&self.ctx, bind, u64::from(cfg.n_replicas));
-            Ok(())
+            self.0.write(CFG, std::slice::from_ref(cfg));
+            self.0.write(STIM, stim);
+            self.0.submit(u64::from(cfg.n_replicas))
         }
 
         fn sync(&mut self) -> Result<()> {
-            self.ctx.wait()
+            self.0.wait()
         }
 
         fn trace(&mut self, len: usize) -> Result<Vec<f32>> {
-            self.ctx.read(&self.buffers[TRACE], 0, len)
+            self.0.read(TRACE, len)
         }
 
         fn results(&mut self, n: usize) -> Result<(Vec<PopState>, Vec<PopSummary>)> {
-            Ok((
-                self.ctx.read(&self.buffers[STATE], 0, n)?,
-                self.ctx.read(&self.buffers[SUMMARY], 0, n)?,
-            ))
+            Ok((self.0.read(STATE, n)?, self.0.read(SUMMARY, n)?))
         }
     }
 }
