@@ -1,8 +1,19 @@
-//! Pieces every population model shares: step-current schedules and the `sweep.npy` record.
+//! Pieces every population model shares: parameter tables, step-current schedules, windows,
+//! spectra and the `sweep.npy` record.
 
 use crate::error::Result;
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::spec::{Spec, Stimulus, SweepGrid};
+
+/// A model's parameter struct from a spec's `params` table (serde: unknown keys rejected,
+/// missing ones defaulted), with toml's message for the first bad key.
+pub fn parse_params<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+) -> std::result::Result<T, String> {
+    toml::Value::Table(table.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())
+}
 
 /// The `[[stimulus]]` step currents of a spec on the time grid: each switch time rounded to
 /// its step, as NEST aligns device times to the grid.

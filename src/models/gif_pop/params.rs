@@ -110,9 +110,7 @@ impl GifPopParams {
         if table.contains_key("N") {
             return Err("`N` is the population's `size` in a spec".into());
         }
-        toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().trim().to_string())
+        crate::models::common::parse_params(table)
     }
 
     /// Sets a numeric parameter by name (for sweeps).

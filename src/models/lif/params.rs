@@ -142,9 +142,7 @@ pub const SWEEPABLE: &[&str] = &[
 impl LifParams {
     /// Parses a spec's `params` table (unknown keys rejected, missing ones defaulted).
     pub fn from_table(table: &toml::Table) -> std::result::Result<Self, String> {
-        toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().trim().to_string())
+        crate::models::common::parse_params(table)
     }
 
     /// Sets a numeric parameter by name (for sweeps).

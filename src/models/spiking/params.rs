@@ -49,6 +49,7 @@ use bytemuck::{Pod, Zeroable};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::models::common::parse_params as parse;
 
 /// Most spike-triggered current or threshold kernels per neuron (`NK` in the shader).
 pub const MAX_KERNELS: usize = 4;
@@ -295,12 +296,6 @@ pub enum NeuronParams {
     Iaf(IafParams),
     /// `gif_psc_exp`.
     Gif(GifParams),
-}
-
-fn parse<T: serde::de::DeserializeOwned>(table: &toml::Table) -> std::result::Result<T, String> {
-    toml::Value::Table(table.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().trim().to_string())
 }
 
 impl NeuronParams {
