@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::KernelDesc;
 
 use super::{GpuContext, Pipeline};
@@ -43,12 +43,23 @@ impl KernelRunner {
         self.pipeline.workgroup()
     }
 
+    /// Binding `i`'s buffer.
+    fn buffer(&self, i: usize) -> Result<&wgpu::Buffer> {
+        self.buffers.get(i).ok_or_else(|| {
+            Error::Gpu(format!(
+                "kernel `{}` has no binding {i}",
+                self.pipeline.desc().name
+            ))
+        })
+    }
+
     /// Queues a write of `data` at the start of binding `i`'s buffer (applied before the
     /// next dispatch); empty data writes nothing.
-    pub fn write<T: bytemuck::Pod>(&self, i: usize, data: &[T]) {
+    pub fn write<T: bytemuck::Pod>(&self, i: usize, data: &[T]) -> Result<()> {
         if !data.is_empty() {
-            self.ctx.write(&self.buffers[i], 0, data);
+            self.ctx.write(self.buffer(i)?, 0, data);
         }
+        Ok(())
     }
 
     /// Submits one dispatch of `n_threads` threads without waiting.
@@ -69,6 +80,6 @@ impl KernelRunner {
 
     /// `len` elements from the start of binding `i`'s buffer (waits for submitted work).
     pub fn read<T: bytemuck::Pod>(&self, i: usize, len: usize) -> Result<Vec<T>> {
-        self.ctx.read(&self.buffers[i], 0, len)
+        self.ctx.read(self.buffer(i)?, 0, len)
     }
 }

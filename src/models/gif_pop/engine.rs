@@ -225,15 +225,15 @@ mod gpu {
             theta: &[[f32; 2]],
             proj: &[Projection],
         ) -> Result<()> {
-            self.kernel.write(COEF, coef);
-            self.kernel.write(THETA, theta);
-            self.kernel.write(PROJ, proj);
+            self.kernel.write(COEF, coef)?;
+            self.kernel.write(THETA, theta)?;
+            self.kernel.write(PROJ, proj)?;
             Ok(())
         }
 
         fn step(&mut self, cfg: &MesoConfig, stim: &[f32]) -> Result<()> {
-            self.kernel.write(CFG, std::slice::from_ref(cfg));
-            self.kernel.write(STIM, stim);
+            self.kernel.write(CFG, std::slice::from_ref(cfg))?;
+            self.kernel.write(STIM, stim)?;
             // One workgroup per replica. No wait: chunks queue up on the device (each write
             // of cfg/stim is ordered before its submit); reading the recordings waits.
             let wg = u64::from(self.kernel.workgroup());

@@ -166,14 +166,14 @@ mod gpu {
 
     impl LifEngine for GpuEngine {
         fn load(&mut self, coef: &[LifCoef], windows: &[u32]) -> Result<()> {
-            self.0.write(COEF, coef);
-            self.0.write(WINDOWS, windows);
+            self.0.write(COEF, coef)?;
+            self.0.write(WINDOWS, windows)?;
             Ok(())
         }
 
         fn step(&mut self, cfg: &LifConfig, stim: &[f32]) -> Result<()> {
-            self.0.write(CFG, std::slice::from_ref(cfg));
-            self.0.write(STIM, stim);
+            self.0.write(CFG, std::slice::from_ref(cfg))?;
+            self.0.write(STIM, stim)?;
             self.0.submit(u64::from(cfg.n_threads))
         }
 

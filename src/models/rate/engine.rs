@@ -126,14 +126,14 @@ mod gpu {
 
     impl RateEngine for GpuEngine {
         fn load(&mut self, coef: &[PopCoef], weights: &[f32]) -> Result<()> {
-            self.0.write(COEF, coef);
-            self.0.write(WEIGHTS, weights);
+            self.0.write(COEF, coef)?;
+            self.0.write(WEIGHTS, weights)?;
             Ok(())
         }
 
         fn step(&mut self, cfg: &RateConfig, stim: &[f32]) -> Result<()> {
-            self.0.write(CFG, std::slice::from_ref(cfg));
-            self.0.write(STIM, stim);
+            self.0.write(CFG, std::slice::from_ref(cfg))?;
+            self.0.write(STIM, stim)?;
             self.0.submit(u64::from(cfg.n_replicas))
         }
 
