@@ -289,3 +289,25 @@ fn scatter_add_gpu_matches_cpu() {
     // A target outside the counts is refused before anything runs.
     assert!(ScatterAdd::new(&ctx, &[0, 1000], 1000).is_err());
 }
+
+/// `kernel_buffers` sizes each buffer from the descriptor (uniform: its struct; arrays:
+/// elements x element size, at least one) and refuses a length list that does not match the
+/// bindings; `KernelRunner` refuses a binding index the kernel does not have.
+#[test]
+fn kernel_buffers_follow_the_descriptor() {
+    use neuropop::gpu::KernelRunner;
+    use neuropop::kernels::math_eval::DESC;
+
+    let Some(ctx) = common::gpu() else { return };
+    let b = ctx.kernel_buffers(&DESC, &[1, 10, 0]).expect("buffers");
+    let sizes: Vec<u64> = b.iter().map(|x| x.size()).collect();
+    assert_eq!(sizes, vec![16, 40, 4]);
+    let err = ctx
+        .kernel_buffers(&DESC, &[1, 10])
+        .expect_err("two lengths for three bindings");
+    assert!(err.to_string().contains("math_eval"), "{err}");
+    let runner = KernelRunner::new(ctx.clone(), &DESC, &[], &[1, 4, 4]).expect("runner");
+    assert!(runner.write(3, &[1.0f32]).is_err());
+    assert!(runner.read::<f32>(3, 1).is_err());
+    assert_eq!(runner.read::<f32>(2, 4).expect("read"), vec![0.0; 4]);
+}
