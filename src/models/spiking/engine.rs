@@ -244,11 +244,16 @@ mod gpu {
     /// Most bindings the synapse array may be split over (`syn0` .. `syn3`).
     pub const MAX_SYN_BINDINGS: usize = 4;
 
+    /// Synapses per binding: the device's binding limit in u32 words (below 2^31, so row
+    /// positions stay in u32 arithmetic).
+    fn syn_cap(ctx: &GpuContext) -> u64 {
+        (ctx.limits().max_storage_buffer_binding_size / 4).min(u64::from(u32::MAX / 2))
+    }
+
     /// Fails, before anything is built, when `synapses` stored synapses cannot fit the
-    /// device's synapse bindings.
+    /// device's synapse bindings (`MAX_SYN_BINDINGS` of [`syn_cap`] synapses each).
     pub fn check_synapses(ctx: &GpuContext, synapses: f64) -> Result<()> {
-        let max_binding = ctx.limits().max_storage_buffer_binding_size / 4 * 4;
-        let available = max_binding * MAX_SYN_BINDINGS as u64;
+        let available = syn_cap(ctx) * 4 * MAX_SYN_BINDINGS as u64;
         if synapses * 4.0 > available as f64 {
             return Err(Error::BufferTooLarge {
                 label: "spiking.synapses (stored connectivity; pairwise_bernoulli or all_to_all projections can be procedural and store none)".into(),
@@ -372,20 +377,12 @@ mod gpu {
                 ],
             )?;
             // Synapses split over up to four bindings of at most the binding limit each.
-            let max_binding = ctx.limits().max_storage_buffer_binding_size / 4 * 4;
-            let syn_cap = (max_binding / 4).min(u64::from(u32::MAX / 2)) as usize;
-            let syn = &tab.conn.syn;
             // Host-built synapses first, then those the device builds.
             let total_syn = tab.conn.synapses() as usize;
+            check_synapses(&ctx, total_syn as f64)?;
+            let syn_cap = syn_cap(&ctx) as usize;
+            let syn = &tab.conn.syn;
             let nsyn = total_syn.div_ceil(syn_cap).max(1);
-            if nsyn > MAX_SYN_BINDINGS {
-                return Err(Error::BufferTooLarge {
-                    label: "spiking.synapses".into(),
-                    needed: total_syn as u64 * 4,
-                    available: max_binding * MAX_SYN_BINDINGS as u64,
-                    limit: "4 x max_storage_buffer_binding_size",
-                });
-            }
             let dwg = ctx.workgroup_for(&DELIVER_DESC);
             let deliver = ctx.pipeline_with(
                 &DELIVER_DESC,
