@@ -162,6 +162,43 @@ pub const FILL_DESC: KernelDesc = KernelDesc {
     ],
 };
 
+/// Out-degrees of the `ns` sources of one projection: `count(j, counts)` adds target `j`'s
+/// sources; the targets are split over the CPU threads, each with its own counts, summed in
+/// thread order (integers: the split never changes the result).
+fn count_sources(ns: usize, nt: usize, count: impl Fn(u32, &mut [u32]) + Sync) -> Vec<u32> {
+    let threads = crate::cpu::threads().max(1);
+    let mut counts = vec![vec![0u32; ns]; threads];
+    let per = nt.div_ceil(threads).max(1);
+    par_chunks_mut(&mut counts, 1, |t0, chunk| {
+        for (dt, cnt) in chunk.iter_mut().enumerate() {
+            let t = t0 + dt;
+            for j in (t * per)..((t + 1) * per).min(nt) {
+                count(j as u32, cnt);
+            }
+        }
+    });
+    let mut total = vec![0u32; ns];
+    for cnt in &counts {
+        total.iter_mut().zip(cnt).for_each(|(a, b)| *a += b);
+    }
+    total
+}
+
+/// Appends the row starts of sources with out-degrees `counts` (their synapses from `base`
+/// on) to `conn.rowptr`, grows `conn.syn` to hold them, and returns each row's first free
+/// position relative to `base` (the fill's cursors).
+fn row_starts(conn: &mut Connectivity, counts: &[u32], base: usize) -> Vec<u32> {
+    let mut next = Vec::with_capacity(counts.len());
+    let mut acc = base as u64;
+    for &n in counts {
+        conn.rowptr.push(acc as u32);
+        next.push((acc as usize - base) as u32);
+        acc += u64::from(n);
+    }
+    conn.syn.resize(acc as usize, 0);
+    next
+}
+
 /// One projection to build.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnSpec {
@@ -367,26 +404,8 @@ pub fn build(
                     // into the first target so that thread j draws target j's stream.
                     let mut cfg = ConnConfig::new(c, k, seed, 1, n_neurons);
                     cfg.tgt0 += r * n_neurons;
-                    let threads = crate::cpu::threads().max(1);
-                    let mut counts = vec![vec![0u32; ns]; threads];
-                    let per = nt.div_ceil(threads).max(1);
-                    par_chunks_mut(&mut counts, 1, |t0, chunk| {
-                        for (dt, cnt) in chunk.iter_mut().enumerate() {
-                            let t = t0 + dt;
-                            for j in (t * per)..((t + 1) * per).min(nt) {
-                                connect_count(&cfg, j as u32, cnt);
-                            }
-                        }
-                    });
-                    let mut next = Vec::with_capacity(ns);
-                    let mut acc = base as u64;
-                    for s in 0..ns {
-                        conn.rowptr.push(acc as u32);
-                        next.push((acc as usize - base) as u32);
-                        acc += counts.iter().map(|cn| u64::from(cn[s])).sum::<u64>();
-                    }
-                    drop(counts);
-                    conn.syn.resize(acc as usize, 0);
+                    let counts = count_sources(ns, nt, |j, cnt| connect_count(&cfg, j, cnt));
+                    let mut next = row_starts(&mut conn, &counts, base);
                     let rows = &mut conn.syn[base..];
                     for j in 0..nt {
                         connect_fill(&cfg, j as u32, &mut next, rows);
@@ -396,36 +415,20 @@ pub fn build(
                     // Without multapses (draws are rejected against the target's earlier
                     // ones). Pass 1: out-degrees (targets in parallel); pass 2: fill rows in
                     // target order by regenerating the same draws.
-                    let threads = crate::cpu::threads().max(1);
-                    let mut counts = vec![vec![0u32; ns]; threads];
-                    let per = nt.div_ceil(threads).max(1);
-                    par_chunks_mut(&mut counts, 1, |t0, chunk| {
+                    let counts = count_sources(ns, nt, |j, cnt| {
                         let mut buf = Vec::new();
-                        for (dt, cnt) in chunk.iter_mut().enumerate() {
-                            let t = t0 + dt;
-                            for j in (t * per)..((t + 1) * per).min(nt) {
-                                indegree_sources(c, seed, k, r, n_neurons, j as u32, &mut buf);
-                                for &s in &buf {
-                                    cnt[s as usize] += 1;
-                                }
-                            }
+                        indegree_sources(c, seed, k, r, n_neurons, j, &mut buf);
+                        for &s in &buf {
+                            cnt[s as usize] += 1;
                         }
                     });
-                    let mut next = Vec::with_capacity(ns);
-                    let mut acc = base as u64;
-                    for s in 0..ns {
-                        conn.rowptr.push(acc as u32);
-                        next.push(acc as usize - base);
-                        acc += counts.iter().map(|cn| u64::from(cn[s])).sum::<u64>();
-                    }
-                    drop(counts);
-                    conn.syn.resize(acc as usize, 0);
+                    let mut next = row_starts(&mut conn, &counts, base);
                     let rows = &mut conn.syn[base..];
                     let mut buf = Vec::new();
                     for j in 0..nt {
                         indegree_sources(c, seed, k, r, n_neurons, j as u32, &mut buf);
                         for &s in &buf {
-                            rows[next[s as usize]] = j as u32;
+                            rows[next[s as usize] as usize] = j as u32;
                             next[s as usize] += 1;
                         }
                     }
