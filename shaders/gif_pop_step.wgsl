@@ -1,5 +1,5 @@
 // gif_pop_step: mesoscopic GIF populations (NEST's gif_pop_psc_exp; Schwalger, Deger &
-// Gerstner 2017), the quasi-renewal update of MODELS.md section 5 with finite-size variance
+// Gerstner 2017), the quasi-renewal update of docs/models.md, section 6 with finite-size variance
 // terms and a binomial spike count per population and step. One workgroup per replica (a
 // network of NP populations coupled through delayed spike counts); many steps per dispatch.
 // CPU twin: models::gif_pop::kernel::gif_pop_step.

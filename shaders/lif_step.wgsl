@@ -1,5 +1,5 @@
 // lif_step: advances independent leaky integrate-and-fire neurons by n_steps time steps,
-// state in registers, one thread per neuron (MODELS.md 2a/2b; parameters in
+// state in registers, one thread per neuron (docs/models.md, section 2; parameters in
 // models::lif::params). CPU twin: models::lif::kernel::lif_step.
 //
 // Voltages are relative to E_L (u = V - E_L). Per step k -> k + 1, with the drive

@@ -1,5 +1,5 @@
-// moment_activation: the LIF neuron's moment activation (MODELS.md section 3) for many input
-// points (mu_bar, sigma_bar): mean rate, output std, Fano factor and chi, in f32.
+// moment_activation: the LIF neuron's moment activation (docs/models.md, section 3) for many
+// input points (mu_bar, sigma_bar): mean rate, output std, Fano factor and chi, in f32.
 // CPU twin: models::moments::kernel::moment_activation (mirrors this file line by line).
 //
 // g, Ga = int_0^x g and Ha = int_{-inf}^x h come from piecewise polynomials on [-6, 0] and

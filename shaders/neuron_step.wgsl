@@ -1,7 +1,7 @@
 // neuron_step: advances every neuron of a spiking network (all replicas) through one block
 // of steps shorter than the smallest delay, so no spike emitted inside the block is due
 // inside it. Models (override MODEL, NEST's update order): 0 iaf_psc_delta, 1 iaf_psc_exp,
-// 2 gif_psc_exp (MODELS.md sections 2c and 4). Input arrives as integer spike counts per
+// 2 gif_psc_exp (docs/models.md, sections 4 and 5). Input arrives as integer spike counts per
 // incoming projection in a ring of slots (written by deliver_spikes), multiplied by the
 // projection's weight here in a fixed order, so the sum does not depend on delivery order.
 // Spikes go to a list for deliver_spikes, to per-step population counts, and (first neurons

@@ -1,7 +1,7 @@
 // rate_step: advances every replica of a network of NP <= 16 coupled rate populations by
-// n_steps forward-Euler steps, state in registers, as the seed tutorial integrates
+// n_steps forward-Euler steps, state in registers, as the rate-model tutorial integrates
 //     tau_m dr_m/dt = -r_m + F_m(sum_j W_mj r_j + I_ext_m + I_stim_m(t) + eta_m(t)),
-// with Ornstein-Uhlenbeck input eta_m advanced after r (Euler as the seed's my_OU, or exact).
+// with Ornstein-Uhlenbeck input eta_m advanced after r (Euler as the tutorial's my_OU, or exact).
 // CPU twin: models::rate::kernel::rate_step. One thread per replica; replica = replica0 + t.
 //
 // Pipeline-overridable constants specialise the kernel when the pipeline is built: NP (the

@@ -117,9 +117,9 @@ pub fn scatter_targets(n: usize, n_targets: u32) -> Vec<u32> {
 }
 
 /// The delivery primitive alone (`scatter_add`): `2^events_log2` events, each adding 1 at a
-/// random one of `n_targets` counts (20,000: the scaled seed network's neurons), `rounds`
-/// times over on the GPU. Unit: synapse events. On a software adapter this is the floor of
-/// every delivery scheme that pushes counts to targets.
+/// random one of `n_targets` counts (20,000: the neurons of the Brunel GIF network x20),
+/// `rounds` times over on the GPU. Unit: synapse events. On a software adapter this is the
+/// floor of every delivery scheme that pushes counts to targets.
 pub fn scatter(
     backend: &Backend,
     events_log2: u32,
@@ -232,7 +232,7 @@ pub fn rate(
     ))
 }
 
-/// The seed network (examples/brunel_gif.toml) at the mesoscopic level, 2000 ms each:
+/// The Brunel GIF network (examples/brunel_gif.toml) at the mesoscopic level, 2000 ms each:
 /// `gpu_replicas` independent replicas on the GPU and `cpu_replicas` on the CPU path, in
 /// replicas per second. With one replica on each path this is the single-network latency
 /// (NEST's figure of merit: one network at a time).
@@ -264,12 +264,12 @@ pub fn gif_pop(backend: &Backend, gpu_replicas: u64, cpu_replicas: u64) -> Resul
     };
     let (name, workload) = if gpu_replicas == 1 && cpu_replicas == 1 {
         (
-            "gif_pop_step, one network (seed network, 2 populations, 2000 ms)",
+            "gif_pop_step, one network (Brunel GIF network, 2 populations, 2000 ms)",
             "one replica per run on each path (latency); NEST 3.10 (1 thread, this machine) needs 0.33-0.58 s".to_string(),
         )
     } else {
         (
-            "gif_pop_step (seed network, 2 populations, 2000 ms)",
+            "gif_pop_step (Brunel GIF network, 2 populations, 2000 ms)",
             format!(
                 "{gpu_replicas} replicas on the GPU, {cpu_replicas} on the CPU, window statistics only"
             ),
@@ -292,7 +292,7 @@ fn time_spec(backend: &Backend, text: &str, warm_up: Option<&str>) -> Result<f64
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// The seed network at the microscopic level (1000 `gif_psc_exp` neurons, 200 k synapses,
+/// The Brunel GIF network at the microscopic level (1000 `gif_psc_exp` neurons, 200 k synapses,
 /// 2000 ms), `replicas` independent networks in one run, connectivity build included.
 pub fn gif_psc_exp(backend: &Backend, replicas: u64) -> Result<BenchResult> {
     let spec = |n: u64, t_end: f64| -> Result<String> {
@@ -320,7 +320,7 @@ pub fn gif_psc_exp(backend: &Backend, replicas: u64) -> Result<BenchResult> {
         ),
     };
     Ok(finish(
-        "neuron_step + deliver_spikes, gif_psc_exp (seed network, 1000 neurons, 2000 ms)",
+        "neuron_step + deliver_spikes, gif_psc_exp (Brunel GIF network, 1000 neurons, 2000 ms)",
         "networks",
         format!(
             "{replicas} independent networks per run on each path, connectivity included; NEST 3.10 (1 thread, this machine) needs 0.45 s per network"

@@ -1,7 +1,7 @@
 //! `neuropop compare`: one GIF network spec run at the microscopic and the mesoscopic level
 //! over the same K seeds, and the difference of their population-activity statistics with
 //! standard errors: per population and window the mean and variance of A_N, and the power
-//! spectrum of A_N. This makes the seed document's by-eye comparison quantitative.
+//! spectrum of A_N. This makes the NEST example's by-eye comparison quantitative.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -288,7 +288,7 @@ pub fn compare(
                     s
                 };
                 LinePlot {
-                    title: format!("A_N of {name}: mean and mean +- sd over {k} seeds"),
+                    title: format!("A_N of {name}: mean and mean ± sd over {k} seeds"),
                     x_label: "t (ms)".into(),
                     y_label: "A_N (Hz)".into(),
                     series: vec![
@@ -323,6 +323,7 @@ pub fn compare(
                         Series::new("micro", mean_sp(pa), 0),
                         Series::new("meso", mean_sp(pb), 1),
                     ],
+                    log_y: true,
                     ..Default::default()
                 }
                 .save(&pdir.join(format!("spectrum_{name}.png")))?;

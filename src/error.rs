@@ -94,6 +94,19 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Another run is writing the output directory (it holds the directory's lock file).
+    #[error(
+        "output directory {} is being written by another neuropop run ({holder}); wait for it \
+         to finish or choose another --out",
+        dir.display()
+    )]
+    OutputBusy {
+        /// The output directory.
+        dir: PathBuf,
+        /// Who holds it (e.g. `process 1234`).
+        holder: String,
+    },
+
     /// Writing an output (npy, json, png) failed for a reason other than I/O.
     #[error("writing {path}: {message}")]
     Output {
@@ -114,6 +127,7 @@ impl Error {
                 | Error::Param { .. }
                 | Error::InvalidArgument(_)
                 | Error::BufferTooLarge { .. }
+                | Error::OutputBusy { .. }
         )
     }
 

@@ -129,16 +129,16 @@ enum Command {
         json: bool,
     },
     /// Moment activation of the LIF neuron: output rate, std, Fano factor and chi over a grid
-    /// of input means and stds (MODELS.md section 3).
+    /// of input means and stds (docs/models.md, section 3).
     Moments(MomentArgs),
 }
 
 #[derive(clap::Args)]
 struct MomentArgs {
-    /// Input means mu_bar (mV/ms) START:STOP:NUM.
+    /// Input means mu_bar (mV/ms): X, or START:STOP:NUM evenly spaced values.
     #[arg(long, allow_hyphen_values = true, default_value = "-5:5:11")]
     mu: String,
-    /// Input stds sigma_bar (mV/sqrt(ms)) START:STOP:NUM, all >= 0.
+    /// Input stds sigma_bar (mV/sqrt(ms)), all >= 0: X, or START:STOP:NUM.
     #[arg(long, allow_hyphen_values = true, default_value = "0:10:6")]
     sigma: String,
     /// Leak conductance L, 1/ms.
@@ -163,8 +163,9 @@ struct MomentArgs {
     /// --simulate: relative rate difference, Fano factors and correlations).
     #[arg(long)]
     plot: Option<PathBuf>,
-    /// Also simulate noisy `lif` neurons (seed 003's constants, crossing correction) at every
-    /// grid point, in one run, and print theory vs simulation (sigma_bar must be > 0).
+    /// Also simulate noisy `lif` neurons (L = 0.05/ms, V_th = 20 mV, V_res = 0 mV, T_ref = 5 ms;
+    /// crossing correction) at every grid point, in one run, and print theory vs simulation
+    /// (sigma_bar must be > 0).
     #[arg(long)]
     simulate: bool,
     /// Neurons per grid point (--simulate).
@@ -214,10 +215,10 @@ struct FixedPointArgs {
     /// their Jacobian eigenvalues); the parameter flags are then ignored.
     #[arg(long)]
     spec: Option<PathBuf>,
-    /// Bifurcation map: self-coupling values START:STOP:NUM (with --i-range).
+    /// Bifurcation map: self-coupling values X or START:STOP:NUM (with --i-range).
     #[arg(long = "w-range", allow_hyphen_values = true)]
     w_range: Option<String>,
-    /// Bifurcation map: input values START:STOP:NUM (with --w-range).
+    /// Bifurcation map: input values X or START:STOP:NUM (with --w-range).
     #[arg(long = "i-range", allow_hyphen_values = true)]
     i_range: Option<String>,
     /// Print JSON.
@@ -247,6 +248,13 @@ fn main() -> ExitCode {
             std::env::set_var("XDG_RUNTIME_DIR", &dir);
         }
     }
+    // Ctrl-C: remove the staging folder and lock of the run in progress, then exit as an
+    // interrupted process does (128 + SIGINT).
+    let _ = ctrlc::set_handler(|| {
+        neuropop::output::clean_up_interrupted();
+        eprintln!("neuropop: interrupted; no output was written");
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
@@ -569,7 +577,7 @@ fn moments_simulate(
     use neuropop::models::moments::MomentParams;
     if *p != MomentParams::default() {
         return Err(neuropop::Error::InvalidArgument(
-            "--simulate uses seed 003's constants (L = 0.05, V_th = 20, V_res = 0, T_ref = 5): drop --L/--V-th/--V-res/--T-ref".into(),
+            "--simulate uses the moment-activation tutorial's constants (L = 0.05, V_th = 20, V_res = 0, T_ref = 5): drop --L/--V-th/--V-res/--T-ref".into(),
         )
         .into());
     }
@@ -684,24 +692,41 @@ fn devices(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `START:STOP:NUM` (NUM evenly spaced values, ends included; NUM = 1 gives START, as numpy's
+/// `linspace`) or a single number `X`.
 fn parse_range(flag: &str, v: &str) -> anyhow::Result<Vec<f64>> {
-    let bad = || {
+    let bad = |why: &str| {
         neuropop::Error::InvalidArgument(format!(
-            "{flag} `{v}`: expected START:STOP:NUM with NUM >= 2"
+            "{flag} `{v}`: {why} (expected a number X, or START:STOP:NUM with NUM >= 1)"
         ))
     };
-    let parts: Vec<&str> = v.split(':').collect();
-    let [a, b, n] = parts.as_slice() else {
-        return Err(bad().into());
+    let num = |s: &str| -> anyhow::Result<f64> {
+        match s.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            _ => Err(bad(&format!("`{s}` is not a finite number")).into()),
+        }
     };
-    let (a, b): (f64, f64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-    let n: usize = n.parse().map_err(|_| bad())?;
-    if n < 2 || !a.is_finite() || !b.is_finite() || n > 100_000 {
-        return Err(bad().into());
+    let parts: Vec<&str> = v.split(':').collect();
+    match parts.as_slice() {
+        [x] => Ok(vec![num(x)?]),
+        [a, b, n] => {
+            let (a, b) = (num(a)?, num(b)?);
+            let n: usize = n
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("NUM `{n}` is not a whole number")))?;
+            match n {
+                0 => Err(bad("NUM = 0 gives no values").into()),
+                // As numpy's linspace: one value is START.
+                1 => Ok(vec![a]),
+                n if n > 100_000 => Err(bad("at most 100000 values").into()),
+                n => Ok((0..n)
+                    .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
+                    .collect()),
+            }
+        }
+        _ => Err(bad("wrong number of fields").into()),
     }
-    Ok((0..n)
-        .map(|i| a + (b - a) * i as f64 / (n - 1) as f64)
-        .collect())
 }
 
 fn fixed_points(a: &FixedPointArgs) -> anyhow::Result<()> {

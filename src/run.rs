@@ -180,6 +180,7 @@ impl Overrides {
         }
         if let Some(t) = self.t_end {
             spec.simulation.t_end = t;
+            warnings.extend(clip_windows(spec)?);
         }
         if let Some(b) = self.backend {
             spec.simulation.backend = b;
@@ -190,6 +191,46 @@ impl Overrides {
         spec.validate()?;
         Ok(warnings)
     }
+}
+
+/// Fits `[record] windows` to a run that `--t-end` shortened, with a notice each: a window
+/// that reaches past the end is clipped to it, one that starts at or after the end is
+/// dropped; an error only when no window is left.
+fn clip_windows(spec: &mut Spec) -> Result<Vec<String>> {
+    let t_end = spec.simulation.t_end;
+    if spec.record.windows.is_empty() || !(t_end.is_finite() && spec.simulation.dt > 0.0) {
+        return Ok(Vec::new()); // `validate` reports a bad t_end
+    }
+    // The run ends at the last whole step.
+    let end = spec.steps() as f64 * spec.simulation.dt;
+    let mut notices = Vec::new();
+    let mut kept = Vec::new();
+    for (i, &[t0, t1]) in spec.record.windows.iter().enumerate() {
+        if t1 <= end + 1e-9 {
+            kept.push([t0, t1]);
+        } else if t0 < end {
+            kept.push([t0, end]);
+            notices.push(format!(
+                "record.windows[{i}] [{t0}, {t1}] ms clipped to [{t0}, {end}] ms (--t-end {t_end})"
+            ));
+        } else {
+            notices.push(format!(
+                "record.windows[{i}] [{t0}, {t1}] ms dropped: it starts after the run ends \
+                 ({end} ms, --t-end {t_end})"
+            ));
+        }
+    }
+    if kept.is_empty() {
+        return Err(spec.error(
+            "record.windows",
+            format!(
+                "every window starts at or after the end of the run ({end} ms with --t-end \
+                 {t_end}): run longer or give a window inside the run"
+            ),
+        ));
+    }
+    spec.record.windows = kept;
+    Ok(notices)
 }
 
 /// Summary of a finished `run`.

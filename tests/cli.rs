@@ -379,3 +379,153 @@ fn a_gif_spec_runs_at_both_levels_from_the_command_line() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("only GIF networks"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A rate spec long enough (about 10 s on two cores) to be interrupted or collided with.
+fn long_spec(dir: &Path) -> PathBuf {
+    write_spec(
+        dir,
+        "long.toml",
+        &GOOD
+            .replace("t_end = 5.0", "t_end = 200000.0")
+            .replace("replicas = 3", "replicas = 4096"),
+    )
+}
+
+/// Waits until `dir` holds a staging folder (the run is writing), at most 60 s.
+fn wait_for_staging(dir: &Path) -> bool {
+    for _ in 0..600 {
+        let writing = std::fs::read_dir(dir).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".neuropop-partial-")
+            })
+        });
+        if writing {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_no_partial_output_and_a_busy_directory_is_refused() {
+    let dir = tmp("interrupt");
+    let spec = long_spec(&dir);
+    let out = dir.join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--backend", "cpu", "--no-plots"])
+        .env("NEUROPOP_THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start neuropop");
+    assert!(wait_for_staging(&out), "the run never started writing");
+
+    // A second run into the same folder fails at once, naming the folder and the holder.
+    let second = neuropop(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        err.contains(out.to_str().unwrap()) && err.contains(&format!("process {}", child.id())),
+        "stderr: {err}"
+    );
+
+    // Ctrl-C: the run exits with 130 and leaves nothing behind.
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        !out.exists(),
+        "an interrupted run leaves no output folder: {:?}",
+        std::fs::read_dir(&out).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn t_end_shorter_than_the_windows_clips_them() {
+    let dir = tmp("clip");
+    let out = dir.join("out");
+    let o = neuropop(&[
+        "run",
+        "examples/brunel_gif.toml",
+        "--t-end",
+        "700",
+        "--no-plots",
+        "--backend",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "stderr: {err}");
+    assert!(
+        err.contains("record.windows[0] [500, 1500] ms clipped to [500, 700] ms"),
+        "{err}"
+    );
+    assert!(
+        err.contains("record.windows[1] [1600, 2000] ms dropped"),
+        "{err}"
+    );
+    let (shape, w) = npy(&out.join("windows.npy"));
+    assert_eq!(shape, vec![1, 2]);
+    assert_eq!(w, vec![500.0, 700.0]);
+
+    // Nothing of any window left: an error naming the key, and no output.
+    let o = neuropop(&[
+        "run",
+        "examples/brunel_gif.toml",
+        "--t-end",
+        "300",
+        "--out",
+        dir.join("none").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("record.windows"), "{err}");
+    assert!(!dir.join("none").exists());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn moments_takes_single_values() {
+    for (mu, sigma) in [("1.5", "2"), ("1.5:9:1", "2:2:1")] {
+        let o = neuropop(&[
+            "moments",
+            "--mu",
+            mu,
+            "--sigma",
+            sigma,
+            "--backend",
+            "cpu",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v["mu_bar"], serde_json::json!([1.5]), "{v}");
+        assert_eq!(v["sigma_bar"], serde_json::json!([2.0]), "{v}");
+        let rate = v["rate"][0].as_f64().expect("rate");
+        assert!(rate > 0.03 && rate < 0.05, "rate {rate}");
+    }
+    let o = neuropop(&["moments", "--mu", "1:2:0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--mu `1:2:0`"));
+}

@@ -1,5 +1,5 @@
 //! The mesoscopic GIF population model (`gif_pop_psc_exp`): GPU-vs-CPU identity of the spike
-//! counts, NEST's regression case, the seed network's statistics, and bad input.
+//! counts, NEST's regression case, the Brunel GIF network's statistics, and bad input.
 
 mod common;
 
@@ -12,8 +12,8 @@ fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
 }
 
-/// The seed network, 3 replicas, 1200 steps, spike counts recorded every step: identical on
-/// both paths (on lavapipe every recorded value is bit-identical).
+/// The Brunel GIF network, 3 replicas, 1200 steps, spike counts recorded every step: identical
+/// on both paths (on lavapipe every recorded value is bit-identical).
 #[test]
 fn gif_pop_psc_exp_gpu_matches_cpu() {
     let Some(ctx) = common::gpu() else { return };
@@ -77,11 +77,11 @@ fn nest_regression_case() {
     );
 }
 
-/// The seed network at the mesoscopic level: E activity in [500, 1500) and [1600, 2000) ms
-/// against MODELS.md section 6 (an independent implementation and NEST 3.10's
-/// gif_pop_psc_exp: 6.07 Hz and 16.9 Hz, means over seeds).
+/// The Brunel GIF network at the mesoscopic level: E activity in [500, 1500) and
+/// [1600, 2000) ms against docs/models.md, section 7 (an independent implementation and
+/// NEST 3.10's gif_pop_psc_exp: 6.07 Hz and 16.9 Hz, means over seeds).
 #[test]
-fn seed_network_statistics_match_the_reference() {
+fn brunel_gif_network_statistics_match_the_reference() {
     let rec = run(&example("brunel_gif.toml"), &Backend::Cpu);
     let m = values(&rec, "summary_E_mean"); // [replica][window]
     let before: Vec<f64> = m.iter().step_by(2).copied().collect();

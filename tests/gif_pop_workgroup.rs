@@ -2,7 +2,7 @@
 //! formed per chunk of the age walk and then over chunks in order, whatever the number of
 //! invocations that share the chunks. CI runs lavapipe, where the runtime picks 8 invocations;
 //! this test runs 64 (the GPU default) and 16 on the same adapter against the CPU twin, with
-//! t_ref = 0 (the seed network's t_ref = 4 ms is covered by tests/gif_pop.rs). Its
+//! t_ref = 0 (the Brunel GIF network's t_ref = 4 ms is covered by tests/gif_pop.rs). Its
 //! own test binary, because it sets `NEUROPOP_WG_GIF_POP_STEP` for the whole process.
 
 mod common;
@@ -22,7 +22,7 @@ fn gif_pop_step_results_do_not_depend_on_the_workgroup_size() {
         .replace("activity_bin = 1.0", "activity_bin = 0.5")
         .replace("activity_replicas = 10", "activity_replicas = 2")
         // No refractory ages: the newest cohort enters the threshold sums at once (its own
-        // branch in the kernel; the seed network's 4 ms never take it).
+        // branch in the kernel; the Brunel GIF network's 4 ms never take it).
         .replace("t_ref = 4.0", "t_ref = 0.0")
         .replace(
             "windows = [[500.0, 1500.0], [1600.0, 2000.0]]",

@@ -1,5 +1,6 @@
-//! The `lif` model: GPU/CPU parity, exact integration against the analytic ISI, seed 002's
-//! F-I counts, noisy rates against the moment activation (seed 003), bad input.
+//! The `lif` model: GPU/CPU parity, exact integration against the analytic ISI, the F-I counts
+//! of the Differential Equations tutorial (Neuromatch Academy), noisy rates against the moment
+//! activation (the moment-activation tutorial's neuron), bad input.
 
 mod common;
 
@@ -79,8 +80,9 @@ traces = [{ population = "N", variable = "V_m", first = 5 }]
     assert_eq!(differing, 0);
 }
 
-/// Seed 002's `Exact_Integrate_and_Fire` in f64: spike count over t = 0, dt, ..., < 1000 ms.
-fn seed_002_count(i: f64) -> u64 {
+/// The Differential Equations tutorial's `Exact_Integrate_and_Fire` in f64: spike count over
+/// t = 0, dt, ..., < 1000 ms.
+fn exact_integrate_and_fire_count(i: f64) -> u64 {
     let (tau, r, el, v_reset, vth) = (10.0, 10.0, -75.0, -75.0, -50.0);
     let (mut n, mut t_isi) = (0, 0.0);
     for k in 0..2000 {
@@ -95,10 +97,10 @@ fn seed_002_count(i: f64) -> u64 {
 }
 
 #[test]
-fn lif_seed_002_fi_counts() {
+fn lif_tutorial_fi_counts() {
     let text = common::example("lif_fi_curve.toml");
     let expected: Vec<u64> = (0..20)
-        .map(|i| seed_002_count(2.0 + 1.9 * i as f64 / 19.0))
+        .map(|i| exact_integrate_and_fire_count(2.0 + 1.9 * i as f64 / 19.0))
         .collect();
     let mut backends = vec![Backend::Cpu];
     if let Some(ctx) = common::gpu() {
@@ -181,9 +183,9 @@ fn lif_exact_isi_matches_the_analytic_one() {
 
 #[test]
 fn lif_rates_match_the_moment_activation() {
-    // Seed 003's neuron (tau_m = 1/L = 20 ms, V_th = 20, V_reset = 0, t_ref = 5) driven by
-    // white noise with the crossing correction: stationary rates over many neurons within 1 %
-    // of the moment activation.
+    // The moment-activation tutorial's neuron (tau_m = 1/L = 20 ms, V_th = 20, V_reset = 0,
+    // t_ref = 5) driven by white noise with the crossing correction: stationary rates over many
+    // neurons within 1 % of the moment activation.
     let backend = fast_backend();
     let mp = MomentParams::default();
     let t0 = Instant::now();
@@ -219,8 +221,9 @@ fn lif_rates_match_the_moment_activation() {
 
 #[test]
 fn lif_correlated_input_matches_chi_squared_rho() {
-    // Seed 003's neuron at (mu_bar, sigma_bar) = (1, 2), input correlation rho in groups of
-    // 20: the pooled pairwise count correlation against the moment activation's chi^2 rho.
+    // The moment-activation tutorial's neuron at (mu_bar, sigma_bar) = (1, 2), input
+    // correlation rho in groups of 20: the pooled pairwise count correlation against the
+    // moment activation's chi^2 rho.
     let backend = fast_backend();
     let t0 = Instant::now();
     let rhos = [0.0, 0.1, 0.3, 0.6];

@@ -1,4 +1,4 @@
-//! The rate model (issue: rate populations): GPU-vs-CPU parity, the tutorial's numbers,
+//! The rate model (rate populations): GPU-vs-CPU parity, the tutorial's numbers,
 //! first-order convergence of Euler, OU statistics, and bad input.
 
 mod common;

@@ -25,7 +25,7 @@ fn u32_params(n_elements: u32, blocks: u32) -> RngU32Params {
 #[test]
 fn philox_known_answers_on_gpu() {
     let Some(ctx) = common::gpu() else { return };
-    // (counter; key) -> output, Random123's kat_vectors (MODELS.md section 7).
+    // (counter; key) -> output, Random123's kat_vectors (docs/models.md, section 9).
     let cases: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
         (
             [0, 0, 0, 0],

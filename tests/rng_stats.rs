@@ -272,3 +272,62 @@ fn uniform_statistics_cpu() {
 fn uniform_statistics_gpu() {
     uniform_case(Path::Gpu, 10);
 }
+
+/// Two-sample chi-square test of homogeneity on equal-size samples of whole numbers: bins
+/// with at least 20 expected counts (tails pooled); returns the p-value.
+fn two_sample_p(a: &[u32], b: &[u32]) -> f64 {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    assert_eq!(a.len(), b.len());
+    let hi = a.iter().chain(b).copied().max().unwrap_or(0) as usize;
+    let (mut ca, mut cb) = (vec![0f64; hi + 1], vec![0f64; hi + 1]);
+    a.iter().for_each(|&x| ca[x as usize] += 1.0);
+    b.iter().for_each(|&x| cb[x as usize] += 1.0);
+    // Pool neighbouring values until each bin holds at least 40 draws of both samples.
+    let (mut bins, mut acc) = (Vec::new(), (0.0, 0.0));
+    for k in 0..=hi {
+        acc = (acc.0 + ca[k], acc.1 + cb[k]);
+        if acc.0 + acc.1 >= 40.0 {
+            bins.push(acc);
+            acc = (0.0, 0.0);
+        }
+    }
+    if let Some(last) = bins.last_mut() {
+        *last = (last.0 + acc.0, last.1 + acc.1);
+    }
+    let stat: f64 = bins.iter().map(|(x, y)| (x - y) * (x - y) / (x + y)).sum();
+    let df = (bins.len() - 1) as f64;
+    1.0 - ChiSquared::new(df).expect("df").cdf(stat)
+}
+
+/// neuropop's samplers against `rand_distr`'s, both drawing from neuropop streams (through
+/// the `rand_core` traits): the two samples come from the same distribution.
+#[test]
+fn samplers_agree_with_rand_distr() {
+    use neuropop::rng::Rng;
+    use rand_distr::{Binomial as RBinomial, Distribution, Poisson as RPoisson};
+    const N: usize = 200_000;
+    let ours = |f: &dyn Fn(&mut Rng) -> u32| -> Vec<u32> {
+        (0..N as u32)
+            .map(|i| f(&mut Rng::new(11, i, 1, 0)))
+            .collect()
+    };
+    let theirs = |f: &dyn Fn(&mut Rng) -> u32| -> Vec<u32> {
+        (0..N as u32)
+            .map(|i| f(&mut Rng::new(12, i, 1, 0)))
+            .collect()
+    };
+    for lam in [3.5f32, 30.0, 400.0] {
+        let d = RPoisson::new(f64::from(lam)).expect("poisson");
+        let a = ours(&|r| r.poisson(lam));
+        let b = theirs(&|r| d.sample(r) as u32);
+        let p = two_sample_p(&a, &b);
+        assert!(p > 1e-4, "Poisson({lam}): p = {p:e}");
+    }
+    for (n, prob) in [(20u32, 0.3f32), (1000, 0.3), (100_000, 0.02)] {
+        let d = RBinomial::new(u64::from(n), f64::from(prob)).expect("binomial");
+        let a = ours(&|r| r.binomial(n, prob));
+        let b = theirs(&|r| d.sample(r) as u32);
+        let p = two_sample_p(&a, &b);
+        assert!(p > 1e-4, "Binomial({n}, {prob}): p = {p:e}");
+    }
+}

@@ -1,5 +1,5 @@
 //! Spiking networks: GPU-vs-CPU parity, single neurons against NEST and analytic numbers,
-//! the seed network against NEST 3.10, and bad input.
+//! the Brunel GIF network against NEST 3.10, and bad input.
 
 mod common;
 
@@ -21,8 +21,8 @@ fn run_spec(spec: &Spec, backend: &Backend) -> MemoryRecorder {
     rec
 }
 
-/// The seed network (examples/brunel_gif.toml) at the microscopic level.
-fn seed_micro(replicas: u32, t_end: f64, record: &str) -> Spec {
+/// The Brunel GIF network (examples/brunel_gif.toml) at the microscopic level.
+fn brunel_gif_micro(replicas: u32, t_end: f64, record: &str) -> Spec {
     let text = example("brunel_gif.toml")
         .replace("replicas = 10", &format!("replicas = {replicas}"))
         .replace(
@@ -54,7 +54,7 @@ fn gif_psc_exp_gpu_matches_cpu() {
     let Some(ctx) = gpu() else { return };
     // All 1000 neurons' spikes and 5 voltage traces, 2 replicas, the full 2000 ms with the
     // step at 1500 ms. Tolerance: none (identical spike trains, bit-identical voltages).
-    let spec = seed_micro(
+    let spec = brunel_gif_micro(
         2,
         2000.0,
         "spikes = [{ population = \"E\", first = 800 }, { population = \"I\", first = 200 }]\ntraces = [{ population = \"E\", variable = \"V_m\", first = 5 }]",
@@ -269,7 +269,7 @@ windows = [[1000.0, 5000.0]]
         (theory - 38.64).abs() < 0.1,
         "renewal theory {theory} Hz vs NEST 38.64 Hz"
     );
-    // The seed's E population alone (adaptation, no network): NEST 6.046 +- 0.010 Hz.
+    // The Brunel GIF network's E population alone (adaptation, no network): NEST 6.046 +- 0.010 Hz.
     let text = "[simulation]\ndt = 0.5\nt_end = 22000.0\nseed = 9\n[[population]]\nname = \"n\"\nmodel = \"gif_psc_exp\"\nsize = 100\n\
          params = { C_m = 250.0, g_L = 12.5, E_L = 0.0, V_reset = 0.0, V_T_star = 15.0, Delta_V = 2.5, lambda_0 = 10.0, t_ref = 4.0, tau_sfa = [100.0, 1000.0], q_sfa = [10.0, 1.0], I_e = 300.0 }\n\
          [record]\nactivity_bin = 1.0\nwindows = [[2000.0, 22000.0]]\n";
@@ -290,7 +290,7 @@ fn mean_sd(x: &[f64]) -> (f64, f64) {
 }
 
 #[test]
-fn seed_network_statistics_match_nest() {
+fn brunel_gif_network_statistics_match_nest() {
     // NEST 3.10, the same network, 20 seeds (network redrawn per seed), mean over seeds of
     // the window mean of A_N (1 ms bins) and its sd across seeds:
     //   E [500,1500) 6.371 +- 0.077, [1600,2000) 15.431 +- 0.225
@@ -372,8 +372,8 @@ fn bad_network_input_gets_a_clear_message() {
 
 #[test]
 fn compare_reports_the_meso_micro_gap_of_the_theory() {
-    // NEST's own two models differ on the seed network by about -0.3 Hz before the step and
-    // +1.5 Hz after it (MODELS.md section 6: the quasi-renewal approximation, not an
+    // NEST's own two models differ on the Brunel GIF network by about -0.3 Hz before the step
+    // and +1.5 Hz after it (docs/models.md, section 7: the quasi-renewal approximation, not an
     // implementation detail). Four seeds per level on the CPU path.
     let dir = std::env::temp_dir().join(format!("neuropop_compare_{}", std::process::id()));
     let path = format!("{}/examples/brunel_gif.toml", env!("CARGO_MANIFEST_DIR"));

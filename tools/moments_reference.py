@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values of the LIF moment activation (MODELS.md section 3) at 40 digits.
+"""Reference values of the LIF moment activation (docs/models.md, section 3) at 40 digits.
 
 Writes tests/data/moments_reference.csv: mu_bar, sigma_bar, rate, std, fano, chi with the
 defaults L = 0.05 /ms, V_th = 20 mV, V_res = 0 mV, T_ref = 5 ms, each value computed with

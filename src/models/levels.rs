@@ -1,4 +1,4 @@
-//! One spec, two levels (MODELS.md section 6): a network of GIF populations runs either as
+//! One spec, two levels (docs/models.md, section 7): a network of GIF populations runs either as
 //! `gif_psc_exp` neurons (microscopic) or as one `gif_pop_psc_exp` unit per population
 //! (mesoscopic). The conversion keeps every parameter value (defaults of the source model
 //! written out, since the two NEST models have different defaults), sets `g_L = C_m / tau_m`

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use npyz::WriterBuilder;
 use serde::Serialize;
 
+use super::lock::{self, DirLock};
 use super::{check_close, check_write, ArrayId, ArrayInfo, Data, Recorder};
 use crate::error::{Error, Result};
 
@@ -40,14 +41,20 @@ pub struct OutputFile {
     pub description: String,
 }
 
+/// Prefix of the staging folders inside an output directory.
+const PARTIAL_PREFIX: &str = ".neuropop-partial-";
+
 /// An output directory being written. Everything goes to `DIR/.neuropop-partial-<pid>/` first;
 /// [`OutputDir::commit`] moves the files into `DIR` and writes `meta.json` last. Dropping an
 /// uncommitted `OutputDir` removes the staging folder (and `DIR` itself if this run created it
-/// and it is empty), so a failed run leaves nothing that looks finished.
+/// and it is empty), so a failed run leaves nothing that looks finished. While it exists the
+/// directory is locked ([`DirLock`]): a second run into it fails at once.
 pub struct OutputDir {
     dir: PathBuf,
     staging: PathBuf,
     created_dir: bool,
+    lock: Option<DirLock>,
+    registration: u64,
     entries: Vec<Entry>,
     plots: bool,
     files: Vec<OutputFile>,
@@ -59,19 +66,41 @@ fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
 }
 
 impl OutputDir {
-    /// Prepares `dir` (created if missing) with a fresh staging folder inside.
+    /// Prepares `dir` (created if missing): takes its lock (an [`Error::OutputBusy`] if
+    /// another run is writing it), removes staging folders that runs which died left behind,
+    /// and creates a fresh staging folder.
     pub fn create(dir: &Path, plots: bool) -> Result<Self> {
         let created_dir = !dir.exists();
         io(dir, std::fs::create_dir_all(dir))?;
-        let staging = dir.join(format!(".neuropop-partial-{}", std::process::id()));
-        if staging.exists() {
-            io(&staging, std::fs::remove_dir_all(&staging))?;
+        let dir_lock = match DirLock::acquire(dir) {
+            Ok(l) => l,
+            Err(e) => {
+                if created_dir {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return Err(e);
+            }
+        };
+        // With the lock held no other run writes here: every staging folder is stale.
+        for entry in io(dir, std::fs::read_dir(dir))?.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(PARTIAL_PREFIX)
+            {
+                let p = entry.path();
+                io(&p, std::fs::remove_dir_all(&p))?;
+            }
         }
+        let staging = dir.join(format!("{PARTIAL_PREFIX}{}", std::process::id()));
         io(&staging, std::fs::create_dir(&staging))?;
+        let registration = lock::register(&staging, dir_lock.path(), created_dir.then_some(dir));
         Ok(Self {
             dir: dir.to_path_buf(),
             staging,
             created_dir,
+            lock: Some(dir_lock),
+            registration,
             entries: Vec::new(),
             plots,
             files: Vec::new(),
@@ -138,6 +167,8 @@ impl OutputDir {
         io(&meta_path, std::fs::rename(&tmp, &meta_path))?;
         io(&self.staging, std::fs::remove_dir_all(&self.staging))?;
         self.committed = true;
+        lock::unregister(self.registration);
+        self.lock = None;
         Ok(self.dir.clone())
     }
 
@@ -151,6 +182,9 @@ impl Drop for OutputDir {
         if !self.committed {
             self.entries.clear();
             let _ = std::fs::remove_dir_all(&self.staging);
+            lock::unregister(self.registration);
+            // Releases the lock and removes its file before the directory itself.
+            self.lock = None;
             if self.created_dir {
                 // Only removes the directory if nothing else is in it.
                 let _ = std::fs::remove_dir(&self.dir);
@@ -303,6 +337,65 @@ mod tests {
             !d.exists(),
             "a failed run must not leave its directory behind"
         );
+    }
+
+    #[test]
+    fn a_directory_is_written_by_one_run_at_a_time() {
+        let d = tmp("lock");
+        let first = OutputDir::create(&d, false).expect("first run");
+        match OutputDir::create(&d, false) {
+            Err(Error::OutputBusy { dir, holder }) => {
+                assert_eq!(dir, d);
+                assert_eq!(holder, format!("process {}", std::process::id()));
+            }
+            other => panic!("second run into a busy directory: {:?}", other.map(|_| ())),
+        }
+        assert!(d.join(lock::LOCK_FILE).exists());
+        drop(first);
+        // Released: a later run may replace it.
+        let mut again = OutputDir::create(&d, false).expect("after the first ended");
+        again.write_json("a.json", &1, "test").expect("json");
+        again.commit(&serde_json::json!({})).expect("commit");
+        assert!(
+            !d.join(lock::LOCK_FILE).exists(),
+            "no lock file after a run"
+        );
+        std::fs::remove_dir_all(&d).expect("cleanup");
+    }
+
+    #[test]
+    fn stale_staging_folders_are_removed() {
+        let d = tmp("stale");
+        let stale = d.join(format!("{PARTIAL_PREFIX}4000000000"));
+        std::fs::create_dir_all(&stale).expect("stale folder");
+        std::fs::write(stale.join("x.npy"), b"half").expect("stale file");
+        // A lock file left by a process that died is not held by anyone.
+        std::fs::write(d.join(lock::LOCK_FILE), b"4000000000\n").expect("stale lock");
+        let out = OutputDir::create(&d, false).expect("takes over a stale lock");
+        assert!(!stale.exists(), "a dead run's staging folder is removed");
+        out.commit(&serde_json::json!({})).expect("commit");
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("meta.json")]);
+        std::fs::remove_dir_all(&d).expect("cleanup");
+    }
+
+    #[test]
+    fn an_interrupt_removes_the_staging_folder() {
+        let d = tmp("interrupt");
+        let out = OutputDir::create(&d, false).expect("create");
+        let staging = out.staging.clone();
+        assert!(staging.exists());
+        // What the CLI's Ctrl-C handler does (`clean_up_interrupted`), for this run only:
+        // tests in this process run in parallel.
+        let id = out.registration;
+        lock::clean_up(|r| r == id);
+        assert!(!staging.exists());
+        assert!(!d.join(lock::LOCK_FILE).exists());
+        std::mem::forget(out);
+        assert!(!d.exists(), "the directory this run created is removed");
     }
 
     #[test]

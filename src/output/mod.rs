@@ -8,6 +8,7 @@
 //! and tests.
 
 mod dir;
+mod lock;
 mod meta;
 pub mod plot;
 pub mod wav;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 pub use dir::OutputDir;
+pub use lock::{clean_up_interrupted, DirLock, LOCK_FILE};
 pub use meta::{Meta, Timings};
 
 /// Element type of a recorded array.

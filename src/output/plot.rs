@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -150,6 +152,8 @@ pub struct LinePlot {
     pub markers: Vec<Marker>,
     /// A horizontal reference line (e.g. dr/dt = 0).
     pub hline: Option<f64>,
+    /// Logarithmic y axis (power spectra); points with y <= 0 are left out.
+    pub log_y: bool,
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -167,6 +171,178 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
+/// A tick label with as few decimals as the value needs: `200` for 200.0, `0.25`, `1e-4`
+/// (ms and neuron indices print as integers; no float noise such as `0.30000000000000004`).
+pub fn tick_label(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-4..1e6).contains(&a) {
+        let s = format!("{v:.2e}");
+        // 1.00e-5 -> 1e-5, 2.50e7 -> 2.5e7
+        return match s.split_once('e') {
+            Some((m, e)) => {
+                let m = m.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{e}")
+            }
+            None => s,
+        };
+    }
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Tick values of a logarithmic axis over [lo, hi]: the powers of ten, with 2 and 5 times
+/// them when the range spans fewer than three decades (plotters' own choice repeats labels).
+fn decades(lo: f64, hi: f64) -> Vec<f64> {
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let mantissas: &[f64] = if (hi / lo).log10() < 3.0 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    (k0..=k1)
+        .flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k)))
+        .filter(|v| (lo..=hi).contains(v))
+        .collect()
+}
+
+/// Font sizes of every text are even: plotters places a glyph at `size / 2 + top`, truncated
+/// towards zero, so with an odd size glyphs above and below the middle (digits vs `.`, `,`)
+/// round in opposite directions and the decimal point floats a pixel above the baseline.
+const TITLE_PX: u32 = 22;
+const DESC_PX: u32 = 18;
+const TICK_PX: u32 = 16;
+const LEGEND_PX: u32 = 14;
+
+/// Pixel offsets whose union draws a line `width` pixels wide out of 1-pixel paths.
+/// plotters' own wide strokes draw each short segment as a separate polygon, which leaves
+/// gaps (and spikes) along dense, steep traces; 1-pixel paths are always connected.
+fn stroke_offsets(width: u32) -> Vec<(i32, i32)> {
+    let w = width.max(1) as i32;
+    let lo = -(w - 1) / 2;
+    let hi = lo + w - 1;
+    (lo..=hi)
+        .flat_map(|dx| (lo..=hi).map(move |dy| (dx, dy)))
+        .collect()
+}
+
+/// Draws the plot body on a chart whose y axis is `Y` (linear or logarithmic).
+fn draw_lines<'a, 'b: 'a, Y>(
+    plot: &LinePlot,
+    root: &DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    chart: &mut ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y>>,
+    x: (f64, f64),
+    path: &Path,
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let fmt = |v: &f64| tick_label(*v);
+    chart
+        .configure_mesh()
+        .x_desc(&plot.x_label)
+        .y_desc(&plot.y_label)
+        .x_label_formatter(&fmt)
+        .y_label_formatter(&fmt)
+        .label_style((FONT, TICK_PX))
+        .axis_desc_style((FONT, DESC_PX))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| err(path, e))?;
+    if let Some(h) = plot.hline {
+        chart
+            .draw_series(LineSeries::new(
+                vec![(x.0, h), (x.1, h)],
+                BLACK.mix(0.5).stroke_width(1),
+            ))
+            .map_err(|e| err(path, e))?;
+    }
+    let mut legend = false;
+    for s in &plot.series {
+        let drawn = if s.dots {
+            let fill = color(s.color).mix(s.alpha).filled();
+            chart
+                .draw_series(s.points.iter().map(move |&p| Circle::new(p, 1, fill)))
+                .map_err(|e| err(path, e))?
+        } else {
+            // One connected path in pixel coordinates (repeated points dropped), widened by
+            // offset copies; non-finite points (log axis of a zero) break the path.
+            let mut runs: Vec<Vec<(i32, i32)>> = vec![Vec::new()];
+            for &(px, py) in &s.points {
+                let ok = px.is_finite() && py.is_finite() && (!plot.log_y || py > 0.0);
+                if !ok {
+                    if runs.last().is_some_and(|r| !r.is_empty()) {
+                        runs.push(Vec::new());
+                    }
+                    continue;
+                }
+                let c = chart.backend_coord(&(px, py));
+                if let Some(run) = runs.last_mut() {
+                    if run.last() != Some(&c) {
+                        run.push(c);
+                    }
+                }
+            }
+            let style = color(s.color).mix(s.alpha).stroke_width(1);
+            for run in runs.iter().filter(|r| !r.is_empty()) {
+                for (dx, dy) in stroke_offsets(s.width) {
+                    let shifted: Vec<(i32, i32)> =
+                        run.iter().map(|&(a, b)| (a + dx, b + dy)).collect();
+                    root.draw(&PathElement::new(shifted, style))
+                        .map_err(|e| err(path, e))?;
+                }
+            }
+            // An empty series carries the legend entry.
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())
+                .map_err(|e| err(path, e))?
+        };
+        if !s.name.is_empty() {
+            legend = true;
+            let lc = color(s.color);
+            drawn.label(&s.name).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], lc.stroke_width(3))
+            });
+        }
+    }
+    for m in &plot.markers {
+        let style = if m.filled {
+            BLACK.filled()
+        } else {
+            BLACK.stroke_width(2)
+        };
+        chart
+            .draw_series(std::iter::once(Circle::new((m.x, m.y), 7, style)))
+            .map_err(|e| err(path, e))?;
+        if !m.filled {
+            chart
+                .draw_series(std::iter::once(Circle::new((m.x, m.y), 5, WHITE.filled())))
+                .map_err(|e| err(path, e))?;
+        }
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .label_font((FONT, LEGEND_PX))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| err(path, e))?;
+    }
+    Ok(())
+}
+
 impl Figure for LinePlot {
     /// Writes the plot as a 1000 x 560 PNG.
     fn save(&self, path: &Path) -> Result<()> {
@@ -182,80 +358,39 @@ impl Figure for LinePlot {
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1))
             .chain(self.markers.iter().map(|m| m.y))
-            .chain(self.hline);
+            .chain(self.hline)
+            .filter(|y| !self.log_y || *y > 0.0);
         let (y0, y1) = bounds(ys);
-        let pad = 0.05 * (y1 - y0);
         let root = BitMapBackend::new(path, (1000, 560)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(path, e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&self.title, (FONT, 22))
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(&self.title, (FONT, TITLE_PX))
             .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-            .map_err(|e| err(path, e))?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|e| err(path, e))?;
-        if let Some(h) = self.hline {
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(x0, h), (x1, h)],
-                    BLACK.mix(0.5).stroke_width(1),
-                ))
-                .map_err(|e| err(path, e))?;
-        }
-        let mut legend = false;
-        for s in &self.series {
-            let c = color(s.color).mix(s.alpha).stroke_width(s.width);
-            let drawn = if s.dots {
-                let fill = color(s.color).mix(s.alpha).filled();
-                chart
-                    .draw_series(s.points.iter().map(move |&p| Circle::new(p, 1, fill)))
-                    .map_err(|e| err(path, e))?
+            // Room for the last x tick label, centred on the right edge.
+            .margin_right(36)
+            .x_label_area_size(50)
+            .y_label_area_size(78);
+        if self.log_y {
+            let (lo, hi) = if y0 > 0.0 { (y0, y1) } else { (1e-12, 1.0) };
+            let (lo, hi) = if hi / lo < 1.0001 {
+                (lo / 2.0, hi * 2.0)
             } else {
-                chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), c))
-                    .map_err(|e| err(path, e))?
+                (lo / 1.2, hi * 1.2)
             };
-            if !s.name.is_empty() {
-                legend = true;
-                let lc = color(s.color);
-                drawn.label(&s.name).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], lc.stroke_width(3))
-                });
-            }
-        }
-        for m in &self.markers {
-            let style = if m.filled {
-                BLACK.filled()
-            } else {
-                BLACK.stroke_width(2)
-            };
-            chart
-                .draw_series(std::iter::once(Circle::new((m.x, m.y), 7, style)))
+            let mut chart = builder
+                .build_cartesian_2d(
+                    x0..x1,
+                    (lo..hi).log_scale().with_key_points(decades(lo, hi)),
+                )
                 .map_err(|e| err(path, e))?;
-            if !m.filled {
-                chart
-                    .draw_series(std::iter::once(Circle::new((m.x, m.y), 5, WHITE.filled())))
-                    .map_err(|e| err(path, e))?;
-            }
-        }
-        if legend {
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
+            draw_lines(self, &root, &mut chart, (x0, x1), path)?;
+        } else {
+            let pad = 0.05 * (y1 - y0);
+            let mut chart = builder
+                .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
                 .map_err(|e| err(path, e))?;
+            draw_lines(self, &root, &mut chart, (x0, x1), path)?;
         }
         root.present().map_err(|e| err(path, e))
     }
@@ -317,18 +452,21 @@ impl Figure for HeatMap {
         root.fill(&WHITE).map_err(|e| err(path, e))?;
         let (main, bar) = root.split_horizontally(860);
         let mut chart = ChartBuilder::on(&main)
-            .caption(&self.title, (FONT, 22))
+            .caption(&self.title, (FONT, TITLE_PX))
             .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
+            .margin_right(24)
+            .x_label_area_size(50)
+            .y_label_area_size(78)
             .build_cartesian_2d(ex[0]..ex[nx], ey[0]..ey[ny])
             .map_err(|e| err(path, e))?;
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 17))
+            .x_label_formatter(&|v| tick_label(*v))
+            .y_label_formatter(&|v| tick_label(*v))
+            .label_style((FONT, TICK_PX))
+            .axis_desc_style((FONT, DESC_PX))
             .disable_mesh()
             .draw()
             .map_err(|e| err(path, e))?;
@@ -345,13 +483,14 @@ impl Figure for HeatMap {
             .margin_bottom(57)
             .margin_right(10)
             .y_label_area_size(60)
-            .caption(&self.z_label, (FONT, 15))
+            .caption(&self.z_label, (FONT, TICK_PX))
             .build_cartesian_2d(0.0..1.0, zmin..zmax)
             .map_err(|e| err(path, e))?;
         cb.configure_mesh()
             .disable_x_axis()
             .disable_mesh()
-            .label_style((FONT, 13))
+            .y_label_formatter(&|v| tick_label(*v))
+            .label_style((FONT, LEGEND_PX))
             .draw()
             .map_err(|e| err(path, e))?;
         let steps = 100;
@@ -394,6 +533,7 @@ mod tests {
                 filled: false,
             }],
             hline: Some(0.0),
+            log_y: false,
         }
         .save(&p)
         .expect("line plot");

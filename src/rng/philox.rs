@@ -44,7 +44,7 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 mod tests {
     use super::*;
 
-    /// Known-answer vectors of Random123 (kat_vectors), as listed in MODELS.md section 7.
+    /// Known-answer vectors of Random123 (kat_vectors), as listed in docs/models.md, section 9.
     #[test]
     fn philox_known_answers() {
         assert_eq!(

@@ -14,7 +14,7 @@ use crate::error::Result;
 
 /// Values of one sweep key as written in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum SweepValues {
     /// Explicit values.
     List(Vec<f64>),
@@ -96,7 +96,8 @@ impl SweepGrid {
                     format!("{v}: values must be finite"),
                 ));
             }
-            let Some((target, param)) = key.rsplit_once('.') else {
+            // Population names hold no '.', parameters may (`E.tau_sfa.1`: an entry of a list).
+            let Some((target, param)) = key.split_once('.') else {
                 return Err(spec_err(
                     src,
                     &where_,
@@ -221,6 +222,38 @@ model = "rate"
     }
 
     #[test]
+    fn list_entries_and_projections_split_at_the_population() {
+        let text = r#"
+[simulation]
+dt = 0.5
+t_end = 10.0
+[[population]]
+name = "E"
+model = "gif_psc_exp"
+size = 10
+params = { tau_sfa = [100.0, 1000.0], q_sfa = [1.0, 1.0] }
+[[projection]]
+source = "E"
+target = "E"
+weight = 1.0
+[sweep]
+"E.tau_sfa.1" = [500.0, 2000.0]
+"E->E.weight" = [1.0, 2.0]
+"#;
+        let spec = Spec::parse(text, "t.toml").expect("parse");
+        let g = spec.sweep_grid().expect("grid");
+        assert_eq!(g.axes[0].population.as_deref(), Some("E"));
+        assert_eq!(g.axes[0].param, "tau_sfa.1");
+        assert_eq!(
+            g.axes[1].projection,
+            Some(("E".to_string(), "E".to_string()))
+        );
+        assert_eq!(g.axes[1].param, "weight");
+        // The model accepts the entry: the network builds for every combination.
+        crate::models::spiking::SpikingNetwork::from_spec(&spec).expect("sweep over a list entry");
+    }
+
+    #[test]
     fn bad_sweep_keys_are_rejected() {
         let base = "[simulation]\ndt = 0.1\nt_end = 1.0\n[[population]]\nname = \"E\"\nmodel = \"rate\"\n[sweep]\n";
         let e = Spec::parse(&format!("{base}\"X.w\" = [1.0]\n"), "t.toml")
@@ -231,6 +264,13 @@ model = "rate"
             .unwrap_err()
             .to_string();
         assert!(e.contains("list of numbers"), "{e}");
+        let e = Spec::parse(
+            &format!("{base}\"E.w\" = {{ start = 0.0, stop = 1.0, num = 3, step = 0.5 }}\n"),
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("start, stop, num"), "{e}");
         let e = Spec::parse(&format!("{base}\"E->E.weight\" = [1.0]\n"), "t.toml")
             .unwrap_err()
             .to_string();

@@ -1,5 +1,5 @@
 //! `gif_pop_step` (shaders/gif_pop_step.wgsl): descriptor, shared structs and the CPU twin,
-//! which mirrors the shader statement by statement in f32 (MODELS.md section 5).
+//! which mirrors the shader statement by statement in f32 (docs/models.md, section 6).
 
 use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
 use crate::math;
@@ -514,7 +514,7 @@ pub fn gif_pop_step(
             st.bin_n += n;
             st.bin_nbar += nbar;
             let k1 = k + 1;
-            if k1 % cfg.bin_steps == 0 {
+            if k1.is_multiple_of(cfg.bin_steps) {
                 let bin = k1 / cfg.bin_steps - 1;
                 if traced {
                     if let Some(rs) = rec.as_mut() {

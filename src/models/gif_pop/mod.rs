@@ -1,5 +1,5 @@
-//! Mesoscopic GIF populations (NEST's `gif_pop_psc_exp`; MODELS.md section 5; Schwalger,
-//! Deger & Gerstner 2017, PLoS Comput Biol 13(4): e1005507).
+//! Mesoscopic GIF populations (NEST's `gif_pop_psc_exp`; docs/models.md, section 6;
+//! Schwalger, Deger & Gerstner 2017, PLoS Comput Biol 13(4): e1005507).
 //!
 //! A population of N generalised integrate-and-fire neurons with escape noise and spike-
 //! frequency adaptation is simulated as one stochastic unit: each step its spike count is

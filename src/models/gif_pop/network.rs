@@ -94,7 +94,7 @@ impl MesoNetwork {
             let src = spec.population_index(&pr.source).unwrap_or(0);
             let tgt = spec.population_index(&pr.target).unwrap_or(0);
             // A spike count n of the source reaches the target as one event of weight
-            // w x pconn x n (MODELS.md section 6), pconn the expected fraction of sources
+            // w x pconn x n (docs/models.md, section 7), pconn the expected fraction of sources
             // each target neuron receives.
             let pconn = match pr.rule {
                 Rule::AllToAll => 1.0,

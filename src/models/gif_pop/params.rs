@@ -247,7 +247,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn automatic_history_length_of_the_seed_network() {
+    fn automatic_history_length_of_the_brunel_gif_network() {
         // tau_sfa [100, 1000] ms, q_sfa [10, 1] mV, Delta_V 2.5: the kernel falls below
         // 0.25 mV after 1000 ms ln 4 = 1386 ms, i.e. 2773 steps of 0.5 ms.
         let p = GifPopParams {

@@ -341,8 +341,8 @@ fn drive(
     if net.record.plots {
         if let Some(dir) = rec.plot_dir() {
             if !acts.is_empty() {
-                // As the seed draws them: A_N (spike counts) and Abar (expected activity) of
-                // every population, replica 0, in two figures.
+                // As the NEST example draws them: A_N (spike counts) and Abar (expected
+                // activity) of every population, replica 0, in two figures.
                 let t: Vec<f64> = (0..bins).map(|b| b as f64 * bin_ms).collect();
                 let figures: [(&str, &str, &str); 2] = [
                     ("activity.png", "A_N", "population activity A_N"),
@@ -388,11 +388,7 @@ fn drive(
                     .map(|(p, f, pw)| {
                         Series::new(
                             net.names[*p].clone(),
-                            f.iter()
-                                .zip(pw)
-                                .skip(1)
-                                .map(|(a, b)| (*a, b.max(1e-12).log10()))
-                                .collect(),
+                            f.iter().zip(pw).skip(1).map(|(a, b)| (*a, *b)).collect(),
                             *p,
                         )
                     })
@@ -400,8 +396,9 @@ fn drive(
                 LinePlot {
                     title: "power spectrum of A_N (mean over recorded replicas)".into(),
                     x_label: "f (Hz)".into(),
-                    y_label: "log10 PSD (Hz^2/Hz)".into(),
+                    y_label: "PSD (Hz^2/Hz)".into(),
                     series,
+                    log_y: true,
                     ..Default::default()
                 }
                 .write_to(
@@ -430,7 +427,7 @@ fn meta(net: &MesoNetwork) -> serde_json::Value {
         "projections_of_combination_0": proj.iter().map(|p| serde_json::json!({"source": net.names[p.src as usize], "target": net.names[p.tgt as usize], "delay_steps": p.delay, "weight_pA_per_spike": p.weight})).collect::<Vec<_>>(),
         "history_length_steps": params.iter().map(|p| p.history_length(net.dt, 0)).collect::<Vec<_>>(),
         "conventions": {
-            "update": "MODELS.md section 5 (Schwalger, Deger & Gerstner 2017, Figs. 11-12), as NEST's gif_pop_psc_exp",
+            "update": "docs/models.md, section 6 (Schwalger, Deger & Gerstner 2017, Figs. 11-12), as NEST's gif_pop_psc_exp",
             "oldest_cohort": "theta_hat -= n[k0] theta_tilde[0] with k0 the rotating oldest slot (the paper); NEST 3.10 uses n[0]",
             "initial_state": "all N neurons fired at t = 0 (newest slot), V = u = 0 as NEST",
             "stimulus": "the step current of step k acts from step k + 1 on, as NEST's y0",

@@ -1,9 +1,10 @@
-//! Independent leaky integrate-and-fire neurons at scale (MODELS.md sections 2a and 2b; seeds
-//! 002 and 003): one thread per neuron, many steps per dispatch, sweeps over any parameter
+//! Independent leaky integrate-and-fire neurons at scale (docs/models.md, section 2; the
+//! Neuromatch Academy "Differential Equations" tutorial and the moment-activation tutorial):
+//! one thread per neuron, many steps per dispatch, sweeps over any parameter
 //! (an F-I curve is one dispatch), exact integration without noise, Euler-Maruyama noise with
 //! an optional Brownian-bridge crossing correction, OU input, step currents.
 //!
-//! - [`params`]: the parameter table (names, units, defaults, ranges, seed mappings);
+//! - [`params`]: the parameter table (names, units, defaults, ranges, tutorial mappings);
 //! - [`network`]: a spec turned into coefficient tables and records;
 //! - [`kernel`]: the `lif_step` kernel's structs, descriptor and CPU twin;
 //! - [`engine`]: CPU and GPU execution of `lif_step`;

@@ -303,7 +303,7 @@ impl LifNetwork {
     }
 
     /// Output correlation `chi^2 rho` that the moment activation predicts for parameter set
-    /// `p` (MODELS.md section 3, with `L = 1/tau_m`, voltages relative to E_L,
+    /// `p` (docs/models.md, section 3, with `L = 1/tau_m`, voltages relative to E_L,
     /// `mu_bar = R_m I / tau_m`, `sigma_bar = sigma`); NaN where it does not apply (OU input,
     /// step currents, no white noise).
     pub fn predicted_correlation(&self, p: &LifParams) -> f64 {
@@ -375,7 +375,8 @@ impl LifNetwork {
             Scheme::Euler => (1.0 - dt / p.tau_m, dt / p.tau_m),
         };
         // Std of the noise over one step: the exact transition of the free membrane
-        // (`exact`) or Euler-Maruyama's sigma sqrt(dt) (`euler`, seed 003's update).
+        // (`exact`) or Euler-Maruyama's sigma sqrt(dt) (`euler`, the moment-activation
+        // tutorial's update).
         let noise = match p.scheme {
             Scheme::Exact => p.sigma * (-0.5 * p.tau_m * (-2.0 * dt / p.tau_m).exp_m1()).sqrt(),
             Scheme::Euler => p.sigma * dt.sqrt(),
@@ -423,8 +424,8 @@ impl LifNetwork {
             .collect()
     }
 
-    /// The analytic noise-free ISI of parameter set `p` with constant input (MODELS.md 2a),
-    /// ms, or infinity below rheobase.
+    /// The analytic noise-free ISI of parameter set `p` with constant input (docs/models.md,
+    /// section 2), ms, or infinity below rheobase.
     pub fn analytic_isi(p: &LifParams) -> f64 {
         let v_inf = p.e_l + p.r_m * p.i;
         if v_inf <= p.v_th {

@@ -1,5 +1,5 @@
 //! Parameters of a population of independent leaky integrate-and-fire neurons, as written in
-//! a spec's `params` table (MODELS.md sections 2a and 2b).
+//! a spec's `params` table (docs/models.md, section 2).
 //!
 //! `tau_m dV/dt = -(V - E_L) + R_m (I + I_stim(t) + eta(t)) + tau_m sigma xi(t)`: spike when V
 //! exceeds `V_th`, then V is held at `V_reset` for `t_ref`.
@@ -19,37 +19,38 @@
 //! | `tau_ou` | ms | 1.0 | > 0 | OU time constant |
 //! | `scheme` | - | `exact` | `exact`, `euler` | propagator of the free membrane (and its noise) |
 //! | `crossing_correction` | - | false | bool | Brownian-bridge threshold crossings within a step (needs `sigma > 0`) |
-//! | `grid_rounding` | - | false | bool | without noise: spikes on the grid (seed 002's convention) |
+//! | `grid_rounding` | - | false | bool | without noise: spikes on the grid (the Differential Equations tutorial's convention) |
 //! | `rho` | - | 0.0 | [0, 1] | input correlation: the white noise of neuron i is `sqrt(rho) c + sqrt(1 - rho) e_i`, `c` shared within its group (needs `sigma > 0`) |
 //! | `group` | neurons | 0 (= `size`) | >= 0 | neurons per group sharing `c` (groups are consecutive neurons of one replica; not sweepable) |
 //!
-//! Defaults are seed 002's tutorial values (`E_L = V_reset = -75 mV, tau_m = 10 ms,
-//! R_m = 10 MOhm, V_th = -50 mV`).
+//! Defaults are the values of the Neuromatch Academy tutorial "Differential Equations"
+//! (W0D4 T2: `E_L = V_reset = -75 mV, tau_m = 10 ms, R_m = 10 MOhm, V_th = -50 mV`).
 //!
 //! **Integration.** The deterministic part uses the exponential propagator
 //! `V(t + dt) = V_inf + (V - V_inf) e^{-dt/tau_m}`, `V_inf = E_L + R_m (I + I_stim + eta)`,
-//! computed on the host in f64 (`scheme = "euler"` uses `1 - dt/tau_m` instead, the seed 003
-//! tutorial's update). Without noise (`sigma = sigma_ou = 0`) and without `grid_rounding`, the
-//! threshold crossing time inside a step is solved exactly
+//! computed on the host in f64 (`scheme = "euler"` uses `1 - dt/tau_m` instead, the
+//! moment-activation tutorial's update). Without noise (`sigma = sigma_ou = 0`) and without
+//! `grid_rounding`, the threshold crossing time inside a step is solved exactly
 //! (`s = tau_m ln((V - V_inf)/(V_th - V_inf))`), the neuron resets at that time, stays
 //! refractory for exactly `t_ref` and evolves exactly for the rest of the step, so a constant
 //! or piecewise-constant input has no time-discretisation error at all (at most one spike per
 //! step: the ISI must exceed dt). With `grid_rounding = true`, V is the exact solution on the
-//! grid and the neuron resets at the first grid point above threshold (seed 002's
-//! `Exact_Integrate_and_Fire`), so every ISI is the exact one rounded up to a multiple of dt;
-//! `t_ref` is then rounded to whole steps. With noise, spikes are on the grid and each step
-//! adds `s_dt xi` to V: with `scheme = "exact"` `s_dt = sigma sqrt(tau_m (1 - e^{-2 dt/tau_m}) / 2)`,
-//! the exact transition of the free membrane (an Ornstein-Uhlenbeck process), so the only
-//! time-step error left is in threshold detection; with `scheme = "euler"` it is
-//! Euler-Maruyama's `sigma sqrt(dt)` (seed 003's update, exactly). Then
-//! `crossing_correction = true` additionally fires, after a step from V_0 to V_1 that stays
-//! below threshold, with the Brownian-bridge probability
-//! `exp(-2 (V_th - V_0)(V_th - V_1) / s_dt^2)` (= `sigma^2 dt` for `euler`).
+//! grid and the neuron resets at the first grid point above threshold (the Differential
+//! Equations tutorial's `Exact_Integrate_and_Fire`), so every ISI is the exact one rounded up
+//! to a multiple of dt; `t_ref` is then rounded to whole steps. With noise, spikes are on the
+//! grid and each step adds `s_dt xi` to V: with `scheme = "exact"`
+//! `s_dt = sigma sqrt(tau_m (1 - e^{-2 dt/tau_m}) / 2)`, the exact transition of the free
+//! membrane (an Ornstein-Uhlenbeck process), so the only time-step error left is in threshold
+//! detection; with `scheme = "euler"` it is Euler-Maruyama's `sigma sqrt(dt)` (the
+//! moment-activation tutorial's update, exactly). Then `crossing_correction = true`
+//! additionally fires, after a step from V_0 to V_1 that stays below threshold, with the
+//! Brownian-bridge probability `exp(-2 (V_th - V_0)(V_th - V_1) / s_dt^2)` (= `sigma^2 dt`
+//! for `euler`).
 //!
-//! **Seed 003 form.** `dV = -L V dt + mu_bar dt + sigma_bar sqrt(dt) xi` with `V_th = 20`,
-//! `V_res = 0`, `T_ref = 5` is this model with `tau_m = 1/L`, `E_L = 0`, `V_reset = 0`,
-//! `V_th = 20`, `t_ref = 5`, `R_m I = mu_bar / L` (e.g. `R_m = 1`, `I = mu_bar / L`) and
-//! `sigma = sigma_bar`.
+//! **Moment-activation tutorial form.** `dV = -L V dt + mu_bar dt + sigma_bar sqrt(dt) xi`
+//! with `V_th = 20`, `V_res = 0`, `T_ref = 5` is this model with `tau_m = 1/L`, `E_L = 0`,
+//! `V_reset = 0`, `V_th = 20`, `t_ref = 5`, `R_m I = mu_bar / L` (e.g. `R_m = 1`,
+//! `I = mu_bar / L`) and `sigma = sigma_bar`.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +63,7 @@ pub enum Scheme {
     /// `e^{-dt/tau_m}`: exact for piecewise-constant input.
     #[default]
     Exact,
-    /// `1 - dt/tau_m`: forward Euler, as the seed 003 tutorial.
+    /// `1 - dt/tau_m`: forward Euler, as the moment-activation tutorial.
     Euler,
 }
 
@@ -102,7 +103,7 @@ pub struct LifParams {
     pub scheme: Scheme,
     /// Brownian-bridge crossing correction.
     pub crossing_correction: bool,
-    /// Spikes on the grid without noise (seed 002's convention).
+    /// Spikes on the grid without noise (the Differential Equations tutorial's convention).
     pub grid_rounding: bool,
     /// Input correlation of the white noise within a group, [0, 1].
     pub rho: f64,
@@ -250,7 +251,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_seed_002s() {
+    fn defaults_are_the_tutorials() {
         let p = LifParams::from_table(&toml::Table::new()).expect("defaults");
         assert_eq!(
             (p.tau_m, p.e_l, p.v_th, p.v_reset, p.r_m),

@@ -384,7 +384,7 @@ fn drive(
                 format!("corr_{pop}_predicted"),
                 vec![combos as u64],
                 Dtype::F64,
-                "output correlation chi^2 rho predicted by the moment activation (MODELS.md section 3, f64 reference) for each sweep combination; NaN with OU input, step currents or without white noise".to_string(),
+                "output correlation chi^2 rho predicted by the moment activation (docs/models.md, section 3, f64 reference) for each sweep combination; NaN with OU input, step currents or without white noise".to_string(),
             ),
             Data::F64(&corr_predicted),
         )?;
@@ -526,8 +526,8 @@ fn plots(
         let fi = axis.param == "I";
         let mut series: Vec<Series> = series;
         if fi {
-            // Without noise, the analytic rate of MODELS.md section 2a next to the simulated
-            // one (the seed's grid rounding makes the simulated ISI a whole number of steps).
+            // Without noise, the analytic rate of docs/models.md, section 2 next to the simulated
+            // one (the tutorial's grid rounding makes the simulated ISI a whole number of steps).
             let analytic: Vec<(f64, f64)> = (0..axis.values.len() as u64)
                 .map(|c| net.combo(c))
                 .filter(|p| p.sigma == 0.0 && p.sigma_ou == 0.0)
@@ -543,7 +543,7 @@ fn plots(
                 .filter(|(_, r)| r.is_finite())
                 .collect();
             if !analytic.is_empty() {
-                let mut s = Series::new("analytic (MODELS.md 2a)", analytic, nw + 1);
+                let mut s = Series::new("analytic (docs/models.md, section 2)", analytic, nw + 1);
                 s.width = 1;
                 series.push(s);
             }

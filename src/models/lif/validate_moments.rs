@@ -1,7 +1,7 @@
-//! `neuropop moments --simulate`: noisy `lif` neurons (seed 003's constants, Brownian-bridge
-//! crossing correction) on a grid of input means and stds, all combinations as one sweep of
-//! one run, next to the moment activation (f64 reference): rate, Fano factor and, with input
-//! correlation, the pairwise output correlation.
+//! `neuropop moments --simulate`: noisy `lif` neurons (the moment-activation tutorial's
+//! constants, Brownian-bridge crossing correction) on a grid of input means and stds, all
+//! combinations as one sweep of one run, next to the moment activation (f64 reference): rate,
+//! Fano factor and, with input correlation, the pairwise output correlation.
 
 use std::path::{Path, PathBuf};
 

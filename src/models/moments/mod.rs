@@ -1,6 +1,6 @@
-//! Moment activation of the leaky integrate-and-fire neuron (seed 003, MODELS.md section 3):
-//! the map from input mean and std (mu_bar, sigma_bar) to output rate, std, Fano factor and
-//! linear-response coefficient chi.
+//! Moment activation of the leaky integrate-and-fire neuron (the moment-activation tutorial;
+//! docs/models.md, section 3): the map from input mean and std (mu_bar, sigma_bar) to output
+//! rate, std, Fano factor and linear-response coefficient chi.
 //!
 //! - [`params`]: the neuron (L, V_th, V_res, T_ref) and input validation;
 //! - [`reference`]: the f64 reference (quadrature and asymptotic series);

@@ -1,11 +1,12 @@
-//! Parameters of the LIF neuron whose moment activation is computed (MODELS.md section 2b).
+//! Parameters of the LIF neuron whose moment activation is computed (docs/models.md, section 2).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// The leaky integrate-and-fire neuron `dV = -L V dt + mu_bar dt + sigma_bar dW`, spike and
-/// reset to `V_res` at `V_th`, refractory for `T_ref`. Defaults are the tutorial's (seed 003).
+/// reset to `V_res` at `V_th`, refractory for `T_ref`. Defaults are the moment-activation
+/// tutorial's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MomentParams {
     /// Leak conductance L, 1/ms (default 0.05, i.e. tau_m = 20 ms); finite, > 0.

@@ -1,4 +1,4 @@
-//! The f64 reference of the LIF moment activation (MODELS.md section 3).
+//! The f64 reference of the LIF moment activation (docs/models.md, section 3).
 //!
 //! With `ub = (V_th L - mu_bar)/(sqrt(L) sigma_bar)` and `lb = (V_res L - mu_bar)/(sqrt(L)
 //! sigma_bar)` the outputs need `G = int_lb^ub g` and `H = int_lb^ub h` of the Dawson-like
@@ -48,7 +48,7 @@ pub struct Moments {
 }
 
 /// Output correlation of two neurons whose inputs have correlation `rho_bar`:
-/// `chi_i chi_j rho_bar` (linear response around rho_bar = 0, MODELS.md section 3).
+/// `chi_i chi_j rho_bar` (linear response around rho_bar = 0, docs/models.md, section 3).
 pub fn output_correlation(chi_i: f64, chi_j: f64, rho_bar: f64) -> f64 {
     chi_i * chi_j * rho_bar
 }

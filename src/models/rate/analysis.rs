@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::params::{RateParams, Transfer};
 use crate::cpu::par_chunks_mut;
 
-/// F(x) for population parameters `p` (f64; MODELS.md section 1).
+/// F(x) for population parameters `p` (f64; docs/models.md, section 1).
 pub fn f(p: &RateParams, x: f64) -> f64 {
     match p.transfer {
         Transfer::Sigmoid => {
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn tutorial_fixed_points_and_eigenvalues() {
-        // MODELS.md section 1: w = 5, I_ext = 0.5 -> 0.042, 0.447, 0.900 with eigenvalues
+        // docs/models.md, section 1: w = 5, I_ext = 0.5 -> 0.042, 0.447, 0.900 with eigenvalues
         // -0.583, 0.498, -0.626.
         let p = RateParams {
             w: 5.0,

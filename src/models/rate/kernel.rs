@@ -11,7 +11,7 @@ pub const MAX_POPS: usize = 16;
 
 /// Transfer function codes (`TRANSFER_*` in the shader).
 pub mod transfer_code {
-    /// Seed's sigmoid with F(0) = 0.
+    /// The rate-model tutorial's sigmoid with F(0) = 0.
     pub const SIGMOID: u32 = 0;
     /// max(x, 0).
     pub const RELU: u32 = 1;

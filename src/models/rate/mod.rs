@@ -1,4 +1,5 @@
-//! Rate populations (MODELS.md section 1; seed 000, Neuromatch "Neural Rate Models").
+//! Rate populations (docs/models.md, section 1; the rate-model tutorial, Neuromatch Academy,
+//! "Neural Rate Models").
 //!
 //! `tau dr/dt = -r + F(w r + I_ext(t))`, and its generalisation to M <= 16 coupled
 //! populations per replica, `tau_i dr_i/dt = -r_i + F_i(sum_j W_ij r_j + I_i(t))` (a

@@ -86,6 +86,7 @@ pub fn analysis_plots(
             })
             .collect(),
         hline: Some(0.0),
+        log_y: false,
     }
     .save(&path)?;
     files.push(path);

@@ -448,7 +448,11 @@ pub fn neuron_step(
                     out.rec.push([t, i]);
                 }
             }
-            if cfg.n_trace > 0 && r == 0 && local < pop.trace_first && t % cfg.trace_every == 0 {
+            if cfg.n_trace > 0
+                && r == 0
+                && local < pop.trace_first
+                && t.is_multiple_of(cfg.trace_every)
+            {
                 let row = ((t - cfg.chunk_step0) / cfg.trace_every) as usize;
                 out.trace.push((
                     row * cfg.n_trace as usize + (pop.trace_base + local) as usize,

@@ -1,5 +1,5 @@
 //! Microscopic spiking networks: NEST's `iaf_psc_delta`, `iaf_psc_exp` and `gif_psc_exp`
-//! neurons (MODELS.md sections 2c and 4) in populations connected by projections with
+//! neurons (docs/models.md, sections 4 and 5) in populations connected by projections with
 //! `fixed_indegree`, `pairwise_bernoulli`, `all_to_all` or `one_to_one` rules, per-projection
 //! weights and delays, Poisson inputs and step currents.
 //!

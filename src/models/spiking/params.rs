@@ -22,7 +22,7 @@
 //! default 2, > 0); weights are PSC amplitudes in pA (positive to the excitatory, negative to
 //! the inhibitory current).
 //!
-//! `gif_psc_exp` (Mensi et al. 2012, Pozzorini et al. 2015; MODELS.md section 4):
+//! `gif_psc_exp` (Mensi et al. 2012, Pozzorini et al. 2015; docs/models.md, section 5):
 //!
 //! | name | unit | default | allowed | meaning |
 //! |---|---|---|---|---|
@@ -563,7 +563,7 @@ impl NeuronParams {
 
 /// The analytic rate (Hz) of a LIF neuron with constant input in continuous time:
 /// `1 / (t_ref + tau_m ln(V_inf - V_reset) / (V_inf - V_th))` with `V_inf = E_L + I_e tau_m / C_m`,
-/// 0 when `V_inf <= V_th` (MODELS.md section 2a).
+/// 0 when `V_inf <= V_th` (docs/models.md, section 2).
 pub fn lif_rate_hz(p: &IafParams) -> f64 {
     let v_inf = p.E_L + p.I_e * p.tau_m / p.C_m;
     if v_inf <= p.V_th {

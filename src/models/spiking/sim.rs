@@ -156,7 +156,7 @@ pub fn run(
         "timings_s": {"connect": connect_s, "simulate": simulate_s},
         "mean_rates_hz": out,
         "conventions": {
-            "update": "NEST 3.10's update order for each model (MODELS.md sections 2c and 4)",
+            "update": "NEST 3.10's update order for each model (docs/models.md, sections 4 and 5)",
             "stimulus": "a step current switching at step k acts from step k + 1 on, as NEST's I_stim",
             "random_numbers": "GIF spike of neuron g at step k: uniform [0,1) from the Philox stream (seed; g, k, 2); Poisson input j: (seed; g, k, 4 + 256 j); connectivity of projection m: (seed; target or source neuron, m, 3)",
             "hazard_clamp": "(V - theta)/Delta_V is clamped at 60 (spike probability already 1)",
@@ -548,6 +548,7 @@ fn plots(
             x_label: "f (Hz)".into(),
             y_label: "PSD (Hz^2/Hz)".into(),
             series,
+            log_y: true,
             ..Default::default()
         }
         .write_to(

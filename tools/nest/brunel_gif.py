@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The seed network (examples/brunel_gif.toml) in NEST 3.10, for neuropop's comparisons.
+"""The Brunel GIF network (examples/brunel_gif.toml) in NEST 3.10, for neuropop's comparisons.
 
 Builds 800 E + 200 I GIF neurons (times --scale), two adaptation kernels, fixed in-degree
 0.2 N_pre (times --scale), PSC amplitudes 25 pA (E) and -62.5 pA (I), delay 1 ms, I_e 300 pA
@@ -11,9 +11,9 @@ standard error over seeds) of the mean and variance of A_N (1 ms bins) in [500, 
 [1600, 2000) ms, the windows of neuropop's example.
 
 Usage: python3 -m venv /tmp/nestenv && /tmp/nestenv/bin/pip install nest-simulator numpy
-       /tmp/nestenv/bin/python tools/nest/gif_seed.py --level micro --seeds 10
-       /tmp/nestenv/bin/python tools/nest/gif_seed.py --level micro --scale 20 --threads 2 --seeds 1
-       /tmp/nestenv/bin/python tools/nest/gif_seed.py --level meso --seeds 10
+       /tmp/nestenv/bin/python tools/nest/brunel_gif.py --level micro --seeds 10
+       /tmp/nestenv/bin/python tools/nest/brunel_gif.py --level micro --scale 20 --threads 2 --seeds 1
+       /tmp/nestenv/bin/python tools/nest/brunel_gif.py --level meso --seeds 10
 """
 import argparse
 import resource
