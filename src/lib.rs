@@ -24,6 +24,7 @@ pub mod progress;
 pub mod rng;
 pub mod run;
 pub mod shaders;
+pub mod simd;
 pub mod spec;
 pub mod stats;
 

@@ -25,16 +25,15 @@ fn pow2i(n: i32) -> f32 {
 }
 
 /// `npm_exp`: e^x; 0 below -87, the largest finite f32 above 88.7.
-#[inline]
+///
+/// Written without branches (the shader's early returns are selects here, on an argument
+/// clamped into range so no intermediate overflows), so that loops over lanes vectorise; for
+/// every finite x the value is the shader's.
+#[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    if x > 88.72283 {
-        return f32::MAX;
-    }
-    if x < -87.0 {
-        return 0.0;
-    }
-    let n = (x * LOG2E + 0.5).floor();
-    let mut r = x - n * LN2_HI;
+    let xc = x.clamp(-87.0, 88.72283);
+    let n = (xc * LOG2E + 0.5).floor();
+    let mut r = xc - n * LN2_HI;
     r -= n * LN2_LO;
     let z = r * r;
     let mut p = 1.9875691500e-4f32;
@@ -44,10 +43,18 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.6666665459e-1;
     p = p * r + 5.0000001201e-1;
     let q = p * z + r;
-    let ni = n as i32;
+    // n as i32, exactly (|n| <= 128): the bits of 1.5 * 2^23 + n are 0x4B40_0000 + n. A cast
+    // would saturate, which does not vectorise.
+    let ni = (n + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
     let h = ni / 2;
     let s = pow2i(h);
-    (q * s + s) * pow2i(ni - h)
+    let v = (q * s + s) * pow2i(ni - h);
+    let v = if x > 88.72283 { f32::MAX } else { v };
+    if x < -87.0 {
+        0.0
+    } else {
+        v
+    }
 }
 
 /// `npm_log`: natural log for positive normal x; -1e30 for x <= 0 (and NaN).

@@ -1,8 +1,8 @@
 //! CPU and GPU execution of `gif_pop_step` for one batch of replicas.
 
 use super::kernel::{
-    gif_pop_step, MesoConfig, MesoPopCoef, MesoState, MesoTables, Projection, RecSlot,
-    ReplicaBuffers, MAX_WIN,
+    gif_pop_step_on, ChunkedTheta, MesoConfig, MesoPopCoef, MesoState, MesoTables, Projection,
+    RecSlot, ReplicaBuffers, MAX_WIN,
 };
 use crate::cpu::par_chunks_mut;
 use crate::error::Result;
@@ -26,8 +26,9 @@ pub trait MesoEngine {
 /// included), replicas in parallel.
 pub struct CpuEngine {
     np: usize,
+    l_max: usize,
     coef: Vec<MesoPopCoef>,
-    theta: Vec<[f32; 2]>,
+    theta: ChunkedTheta,
     proj: Vec<Projection>,
     replicas: Vec<(ReplicaBuffers, Vec<f32>)>,
     rec_replicas: usize,
@@ -47,8 +48,9 @@ impl CpuEngine {
         let per = rec_len / rec_replicas.max(1);
         Self {
             np,
+            l_max,
             coef: Vec::new(),
-            theta: Vec::new(),
+            theta: ChunkedTheta::default(),
             proj: Vec::new(),
             replicas: (0..n)
                 .map(|i| {
@@ -71,7 +73,7 @@ impl MesoEngine for CpuEngine {
         proj: &[Projection],
     ) -> Result<()> {
         self.coef = coef.to_vec();
-        self.theta = theta.to_vec();
+        self.theta = ChunkedTheta::new(coef, theta, self.l_max);
         self.proj = proj.to_vec();
         Ok(())
     }
@@ -85,6 +87,9 @@ impl MesoEngine for CpuEngine {
         };
         let n = cfg.n_replicas as usize;
         let np = self.np;
+        // Replicas in parallel; fewer replicas than threads also split their populations.
+        let pop_threads = (crate::cpu::threads() / n.max(1)).clamp(1, np.max(1));
+        let level = crate::simd::level();
         par_chunks_mut(&mut self.replicas[..n], 1, |first, chunk| {
             for (i, (b, rec)) in chunk.iter_mut().enumerate() {
                 let slot = (!rec.is_empty()).then_some(RecSlot {
@@ -92,7 +97,8 @@ impl MesoEngine for CpuEngine {
                     stride: 1,
                     lane: 0,
                 });
-                gif_pop_step(cfg, np, &tab, (first + i) as u32, b, slot);
+                let t = (first + i) as u32;
+                gif_pop_step_on(level, pop_threads, cfg, np, &tab, t, b, slot);
             }
         });
         Ok(())

@@ -1,6 +1,9 @@
 //! `gif_pop_step` (shaders/gif_pop_step.wgsl): descriptor, shared structs and the CPU twin,
 //! which mirrors the shader statement by statement in f32 (docs/models.md, section 6).
 
+// Loops over lanes index several arrays with the lane, as the shader's invocations do.
+#![allow(clippy::needless_range_loop)]
+
 use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
 use crate::math;
 use crate::rng::{Purpose, Rng};
@@ -204,16 +207,54 @@ fn add64(lo: &mut u32, hi: &mut u32, x_lo: u32, x_hi: u32) {
     *hi = hi.wrapping_add(x_hi).wrapping_add(u32::from(carry));
 }
 
-/// One replica's buffers for the CPU twin: the history arrays of all its populations
-/// (`[p * l_max + slot]`, the shader's layout without the replica offset), its delay ring
+/// One row of the CPU path's history: one value per age chunk.
+pub type Row = [f32; GROUPS];
+
+/// One population's history on the CPU path, age-ordered and chunk-interleaved: the value of
+/// age `a` (0 = the oldest) sits in row `a % rows`, lane `a / rows`, where `rows` =
+/// ceil(L / GROUPS) is the length of a chunk. Row `i` then holds the `i`-th age of every
+/// chunk, so a loop over one row's lanes walks all chunks at once, each in age order, as the
+/// shader's invocations do; and ages move one place per step (age a becomes a - 1), so every
+/// row is read and written once per step instead of being addressed through a ring.
+#[derive(Debug, Clone)]
+pub struct PopHistory {
+    /// Spike counts n.
+    pub n: Vec<Row>,
+    /// Expected survivors m.
+    pub m: Vec<Row>,
+    /// Their variance v.
+    pub v: Vec<Row>,
+    /// Membrane potential u relative to E_L, mV.
+    pub u: Vec<Row>,
+    /// Hazard lam, 1/s.
+    pub lam: Vec<Row>,
+}
+
+impl PopHistory {
+    fn new(rows: usize) -> Self {
+        let z = vec![[0.0; GROUPS]; rows];
+        Self {
+            n: z.clone(),
+            m: z.clone(),
+            v: z.clone(),
+            u: z.clone(),
+            lam: z,
+        }
+    }
+}
+
+/// Row and lane of age `a` in a history of `rows` rows.
+#[inline]
+fn at(a: u32, rows: u32) -> (usize, usize) {
+    ((a % rows) as usize, (a / rows) as usize)
+}
+
+/// One replica's buffers for the CPU twin: the history of each population, its delay ring
 /// (`[p * d_len + slot]`), scalar state and window sums.
 #[derive(Debug, Clone)]
 pub struct ReplicaBuffers {
-    /// Spike counts per age slot.
-    pub hist_n: Vec<f32>,
-    /// Per age slot: expected survivors m, their variance v, membrane potential u (relative
-    /// to E_L, mV) and hazard lam (1/s).
-    pub hist: Vec<[f32; 4]>,
+    /// History per population, `rows_for(l_max)` rows each.
+    pub hist: Vec<PopHistory>,
     /// Delay ring of spike counts.
     pub nbuf: Vec<f32>,
     /// Scalar state per population.
@@ -222,12 +263,16 @@ pub struct ReplicaBuffers {
     pub wsum: Vec<[u32; 4]>,
 }
 
+/// Rows of a history of `len` ages (the chunk length of the shader's walk).
+pub fn rows_for(len: usize) -> usize {
+    len.div_ceil(GROUPS).max(1)
+}
+
 impl ReplicaBuffers {
-    /// Zeroed buffers for `np` populations, `l_max` slots, a delay ring of `d_len`.
+    /// Zeroed buffers for `np` populations, `l_max` ages, a delay ring of `d_len`.
     pub fn new(np: usize, l_max: usize, d_len: usize) -> Self {
         Self {
-            hist_n: vec![0.0; l_max * np],
-            hist: vec![[0.0; 4]; l_max * np],
+            hist: (0..np).map(|_| PopHistory::new(rows_for(l_max))).collect(),
             nbuf: vec![0.0; d_len * np],
             state: vec![MesoState::default(); np],
             wsum: vec![[0; 4]; np * MAX_WIN],
@@ -235,12 +280,44 @@ impl ReplicaBuffers {
     }
 }
 
+/// The quasi-renewal kernels in the history's chunk-interleaved order:
+/// `[(row * NP + p) * rows_for(l_max) + i]`, lane `g` of row `i` the kernels of age
+/// `g * rows + i` (0 beyond L).
+#[derive(Debug, Clone, Default)]
+pub struct ChunkedTheta {
+    /// theta_kernel.
+    pub k: Vec<Row>,
+    /// theta_tilde.
+    pub tilde: Vec<Row>,
+}
+
+impl ChunkedTheta {
+    /// Rearranges the shader's `theta` table (`[(row * NP + p) * l_max + a]`).
+    pub fn new(coef: &[MesoPopCoef], theta: &[[f32; 2]], l_max: usize) -> Self {
+        let rows_max = rows_for(l_max);
+        let mut out = Self {
+            k: vec![[0.0; GROUPS]; coef.len() * rows_max],
+            tilde: vec![[0.0; GROUPS]; coef.len() * rows_max],
+        };
+        for (rp, c) in coef.iter().enumerate() {
+            let rows = rows_for(c.len as usize) as u32;
+            for a in 0..c.len {
+                let (i, g) = at(a, rows);
+                let th = theta[rp * l_max + a as usize];
+                out.k[rp * rows_max + i][g] = th[0];
+                out.tilde[rp * rows_max + i][g] = th[1];
+            }
+        }
+        out
+    }
+}
+
 /// Read-only tables of one `gif_pop_step` call.
 pub struct MesoTables<'a> {
     /// `coef`, `[row * NP + p]`.
     pub coef: &'a [MesoPopCoef],
-    /// `theta`, `[(row * NP + p) * l_max + a]`: (theta_kernel, theta_tilde).
-    pub theta: &'a [[f32; 2]],
+    /// The kernels `theta` in the history's order.
+    pub theta: &'a ChunkedTheta,
     /// `proj`, `[row * n_proj + q]`.
     pub proj: &'a [Projection],
     /// `stim`, `[j * NP + p]` (pA).
@@ -259,21 +336,254 @@ pub struct RecSlot<'a> {
     pub lane: u32,
 }
 
-/// Chunk partial sums of one step (the shader's workgroup arrays), `[p * GROUPS + g]`; `t`
-/// holds two sets (this step's threshold-kernel totals and the next step's).
-struct Partials {
-    t: [f32; 2 * MAX_POPS * GROUPS],
-    x: [f32; MAX_POPS * GROUPS],
-    y: [f32; MAX_POPS * GROUPS],
-    z: [f32; MAX_POPS * GROUPS],
-    w: [f32; MAX_POPS * GROUPS],
+/// Chunk sums of one population's walk (the shader's workgroup arrays).
+#[derive(Debug, Clone, Copy)]
+struct ChunkSums {
+    x: Row,
+    y: Row,
+    z: Row,
+    w: Row,
+    /// The next step's threshold-kernel totals.
+    t_next: Row,
+}
+
+/// What phase C needs of a population's walk besides the chunk sums: the oldest cohort after
+/// its update (m, v).
+#[derive(Debug, Clone, Copy, Default)]
+struct Oldest {
+    m: f32,
+    v: f32,
+}
+
+/// One row of each history array.
+struct RowsOf<'a> {
+    n: &'a Row,
+    m: &'a Row,
+    v: &'a Row,
+    u: &'a Row,
+    lam: &'a Row,
+}
+
+/// One row of each history array, to write.
+struct RowsOfMut<'a> {
+    n: &'a mut Row,
+    m: &'a mut Row,
+    v: &'a mut Row,
+    u: &'a mut Row,
+    lam: &'a mut Row,
+}
+
+/// The per-lane state of a walk: each chunk's threshold sum, the previous age's
+/// theta_tilde, and the chunk sums.
+struct WalkLanes {
+    theta_hat: Row,
+    th2_prev: Row,
+    s: ChunkSums,
+    /// Scratch: the spike probability of each lane.
+    pl: Row,
+}
+
+/// Row `i` of a walk: reads the ages of `src`, writes them one step older to `dst`.
+/// `g_valid`, `g_act` and `g_tn` count the lanes whose ages are valid (a < L), active
+/// (a < L - k_ref), and part of the next step's totals (0 < a - a0, a <= L - k_ref); each is
+/// a prefix of the row. Every lane computes everything and a select keeps what its
+/// condition allows, always between a computed value and a loaded one (a select between two
+/// loads would become a gather). `theta_hat` and `th2_prev` need no select: a lane's
+/// inactive ages are its last ones, and `th2_prev` is read only after an active age.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn walk_row(
+    c: &MesoPopCoef,
+    (g_valid, g_act, g_tn): (usize, usize, usize),
+    src: RowsOf<'_>,
+    dst: RowsOfMut<'_>,
+    thk: &Row,
+    tht: &Row,
+    h_tot: f32,
+    w: &mut WalkLanes,
+) {
+    let s = &mut w.s;
+    for g in 0..GROUPS {
+        let active = g < g_act;
+        let thr = thk[g] + w.theta_hat[g];
+        let u1 = c.p22 * src.u[g] + h_tot;
+        let lam1 = c.lambda_0 * math::exp(((u1 - thr) * c.inv_delta_v).min(HAZARD_CLAMP));
+        dst.u[g] = if active { u1 } else { src.u[g] };
+        dst.lam[g] = if active { lam1 } else { src.lam[g] };
+        w.pl[g] = c.half_h_ms * (lam1 + src.lam[g]);
+    }
+    // The second exponential only for rows that need it (P > 0.01; a skipped row computes
+    // the same bits).
+    if w.pl.iter().fold(false, |a, &p| a | (p > 0.01)) {
+        for p in w.pl.iter_mut() {
+            *p = if *p > 0.01 { 1.0 - math::exp(-*p) } else { *p };
+        }
+    }
+    for g in 0..GROUPS {
+        let (valid, active, in_next) = (g < g_valid, g < g_act, g < g_tn);
+        let (nk, mk, vk, pl) = (src.n[g], src.m[g], src.v[g], w.pl[g]);
+        let t1 = s.t_next[g] + nk * w.th2_prev[g];
+        s.t_next[g] = if in_next { t1 } else { s.t_next[g] };
+        let x1 = s.x[g] + mk;
+        s.x[g] = if valid { x1 } else { s.x[g] };
+        w.th2_prev[g] = tht[g];
+        w.theta_hat[g] += nk * tht[g];
+        let (y1, z1, w1) = (s.y[g] + pl * vk, s.z[g] + vk, s.w[g] + pl * mk);
+        s.y[g] = if active { y1 } else { s.y[g] };
+        s.z[g] = if active { z1 } else { s.z[g] };
+        s.w[g] = if active { w1 } else { s.w[g] };
+        let om = 1.0 - pl;
+        let (m1, v1) = (om * mk, om * om * vk + pl * mk);
+        dst.m[g] = if active { m1 } else { mk };
+        dst.v[g] = if active { v1 } else { vk };
+    }
+    *dst.n = *src.n;
+}
+
+/// Phase B of one population (4b of the update): walks the ages of every chunk, oldest first,
+/// skipping refractory ones, in lanes (chunk g in lane g), and moves every age one place
+/// older. `theta0[g]` is the threshold sum each chunk starts from. Mirrors the shader's walk
+/// statement by statement; each lane's sums run in the shader's order, so no result depends
+/// on the vector width.
+#[inline(always)]
+fn walk(
+    c: &MesoPopCoef,
+    h: &mut PopHistory,
+    tk: &[Row],
+    tt: &[Row],
+    h_tot: f32,
+    theta0: &Row,
+) -> (ChunkSums, Oldest) {
+    let len = c.len;
+    let n_active = len - c.k_ref;
+    let rows = rows_for(len as usize);
+    let cw = rows as u32;
+    let mut w = WalkLanes {
+        theta_hat: *theta0,
+        th2_prev: [0.0; GROUPS],
+        s: ChunkSums {
+            x: [0.0; GROUPS],
+            y: [0.0; GROUPS],
+            z: [0.0; GROUPS],
+            w: [0.0; GROUPS],
+            t_next: [0.0; GROUPS],
+        },
+        pl: [0.0; GROUPS],
+    };
+    // The lanes of row i whose age a = g * rows + i is below `bound`.
+    let cut = |bound: u32, i: u32| -> usize {
+        if bound <= i {
+            0
+        } else {
+            ((bound - i).div_ceil(cw) as usize).min(GROUPS)
+        }
+    };
+    // Row 0 before the walk: its ages move to the last row of the lane before (and the
+    // oldest out), after the walk has read that row; its spike counts close the chunks'
+    // next-step totals.
+    let n0 = h.n[0];
+    let (mut r0n, mut r0m, mut r0v, mut r0u, mut r0l) = (
+        [0.0f32; GROUPS],
+        [0.0; GROUPS],
+        [0.0; GROUPS],
+        [0.0; GROUPS],
+        [0.0; GROUPS],
+    );
+    for i in 0..rows {
+        let row = i as u32;
+        let cuts = (
+            cut(len, row),
+            cut(n_active, row),
+            if row == 0 { 0 } else { cut(n_active + 1, row) },
+        );
+        if i == 0 {
+            let src = RowsOf {
+                n: &h.n[0],
+                m: &h.m[0],
+                v: &h.v[0],
+                u: &h.u[0],
+                lam: &h.lam[0],
+            };
+            let dst = RowsOfMut {
+                n: &mut r0n,
+                m: &mut r0m,
+                v: &mut r0v,
+                u: &mut r0u,
+                lam: &mut r0l,
+            };
+            walk_row(c, cuts, src, dst, &tk[0], &tt[0], h_tot, &mut w);
+        } else {
+            let (n_lo, n_hi) = h.n.split_at_mut(i);
+            let (m_lo, m_hi) = h.m.split_at_mut(i);
+            let (v_lo, v_hi) = h.v.split_at_mut(i);
+            let (u_lo, u_hi) = h.u.split_at_mut(i);
+            let (l_lo, l_hi) = h.lam.split_at_mut(i);
+            let src = RowsOf {
+                n: &n_hi[0],
+                m: &m_hi[0],
+                v: &v_hi[0],
+                u: &u_hi[0],
+                lam: &l_hi[0],
+            };
+            let dst = RowsOfMut {
+                n: &mut n_lo[i - 1],
+                m: &mut m_lo[i - 1],
+                v: &mut v_lo[i - 1],
+                u: &mut u_lo[i - 1],
+                lam: &mut l_lo[i - 1],
+            };
+            walk_row(c, cuts, src, dst, &tk[i], &tt[i], h_tot, &mut w);
+        }
+    }
+    let mut s = w.s;
+    let th2_prev = w.th2_prev;
+    // Row 0's ages g * rows become the last row's ages of lane g - 1; age 0 leaves.
+    let last = rows - 1;
+    h.n[last][..GROUPS - 1].copy_from_slice(&r0n[1..]);
+    h.m[last][..GROUPS - 1].copy_from_slice(&r0m[1..]);
+    h.v[last][..GROUPS - 1].copy_from_slice(&r0v[1..]);
+    h.u[last][..GROUPS - 1].copy_from_slice(&r0u[1..]);
+    h.lam[last][..GROUPS - 1].copy_from_slice(&r0l[1..]);
+    // The first age of the next chunk; the newest age's term is added in phase C.
+    for g in 0..GROUPS - 1 {
+        let a1 = (g as u32 + 1) * cw;
+        if a1 < len && a1 <= n_active {
+            s.t_next[g] += n0[g + 1] * th2_prev[g];
+        }
+    }
+    (
+        s,
+        Oldest {
+            m: r0m[0],
+            v: r0v[0],
+        },
+    )
 }
 
 /// CPU twin of the `gif_pop_step` entry point for workgroup `t` of the batch: advances one
 /// replica by `cfg.n_steps` steps, writing binned activity to `rec` when the replica is traced.
-/// The shader's phases run one after another, each over every population and chunk in order,
-/// which is what the barriers between them make of the shader's invocations.
+/// The shader's phases run one after another; phase B walks all chunks of a population at
+/// once in lanes (see [`PopHistory`]), compiled for the CPU's widest vectors
+/// ([`crate::simd`]): the same bits at every width.
 pub fn gif_pop_step(
+    cfg: &MesoConfig,
+    np: usize,
+    tab: &MesoTables<'_>,
+    t: u32,
+    b: &mut ReplicaBuffers,
+    rec: Option<RecSlot<'_>>,
+) {
+    gif_pop_step_on(crate::simd::level(), 1, cfg, np, tab, t, b, rec);
+}
+
+/// [`gif_pop_step`] at SIMD `level`, with the populations split over `threads` threads (one
+/// network on several cores): each thread updates its populations, and after every step the
+/// threads exchange their spike counts, which no population reads before the next step
+/// (delays are at least one step). The bits do not depend on the level or the threads.
+#[allow(clippy::too_many_arguments)]
+pub fn gif_pop_step_on(
+    level: crate::simd::Level,
+    threads: usize,
     cfg: &MesoConfig,
     np: usize,
     tab: &MesoTables<'_>,
@@ -281,6 +591,124 @@ pub fn gif_pop_step(
     b: &mut ReplicaBuffers,
     mut rec: Option<RecSlot<'_>>,
 ) {
+    let threads = threads.clamp(1, np.max(1));
+    if threads == 1 {
+        let step = Step {
+            cfg,
+            np,
+            tab,
+            t,
+            b,
+            rec,
+            part: None,
+        };
+        crate::simd::dispatch_at(level, step);
+        return;
+    }
+    // Populations to threads round-robin; each thread works on a copy of the buffers and
+    // its own recording buffer, merged below.
+    let exch = Exchange {
+        n: std::array::from_fn(|_| std::sync::atomic::AtomicU32::new(0)),
+        barrier: crate::cpu::SpinBarrier::new(threads),
+    };
+    let rec_len = rec.as_ref().map_or(0, |r| r.buf.len());
+    let (stride, lane) = rec.as_ref().map_or((1, 0), |r| (r.stride, r.lane));
+    let mut parts: Vec<(ReplicaBuffers, Vec<f32>)> = (0..threads)
+        .map(|_| {
+            (
+                b.clone(),
+                rec.as_ref().map_or(Vec::new(), |r| r.buf.to_vec()),
+            )
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for (th, (pb, pr)) in parts.iter_mut().enumerate() {
+            let exch = &exch;
+            s.spawn(move || {
+                let own: [bool; MAX_POPS] = std::array::from_fn(|p| p < np && p % threads == th);
+                let step = Step {
+                    cfg,
+                    np,
+                    tab,
+                    t,
+                    b: pb,
+                    rec: (rec_len > 0).then_some(RecSlot {
+                        buf: pr.as_mut_slice(),
+                        stride,
+                        lane,
+                    }),
+                    part: Some(Part { own, exch }),
+                };
+                crate::simd::dispatch_at(level, step);
+            });
+        }
+    });
+    for p in 0..np {
+        let (pb, pr) = &mut parts[p % threads];
+        std::mem::swap(&mut b.hist[p], &mut pb.hist[p]);
+        b.state[p] = pb.state[p];
+        b.wsum[p * MAX_WIN..(p + 1) * MAX_WIN]
+            .copy_from_slice(&pb.wsum[p * MAX_WIN..(p + 1) * MAX_WIN]);
+        if let Some(r) = rec.as_mut() {
+            // Population p's values of every bin row.
+            for (i, v) in r.buf.iter_mut().enumerate() {
+                if (i / 2) % np == p {
+                    *v = pr[i];
+                }
+            }
+        }
+    }
+    // Every thread's delay ring holds every population's counts.
+    b.nbuf.copy_from_slice(&parts[0].0.nbuf);
+}
+
+/// The spike counts of one step, shared by the threads of one network: two sets (the step's
+/// parity), so a thread can publish step k + 1 while another still reads step k.
+struct Exchange {
+    n: [std::sync::atomic::AtomicU32; 2 * MAX_POPS],
+    barrier: crate::cpu::SpinBarrier,
+}
+
+/// One thread's share of a network: its populations and the exchange.
+#[derive(Clone, Copy)]
+struct Part<'a> {
+    own: [bool; MAX_POPS],
+    exch: &'a Exchange,
+}
+
+struct Step<'a, 'b> {
+    cfg: &'a MesoConfig,
+    np: usize,
+    tab: &'a MesoTables<'a>,
+    t: u32,
+    b: &'a mut ReplicaBuffers,
+    rec: Option<RecSlot<'b>>,
+    part: Option<Part<'a>>,
+}
+
+impl crate::simd::Lanes for Step<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const W: usize>(self) {
+        step_replica::<W>(
+            self.cfg, self.np, self.tab, self.t, self.b, self.rec, self.part,
+        );
+    }
+}
+
+#[inline(always)]
+fn step_replica<const W: usize>(
+    cfg: &MesoConfig,
+    np: usize,
+    tab: &MesoTables<'_>,
+    t: u32,
+    b: &mut ReplicaBuffers,
+    mut rec: Option<RecSlot<'_>>,
+    part: Option<Part<'_>>,
+) {
+    // The populations this call updates (all, unless a thread has a share of them).
+    let mine = |p: usize| part.is_none_or(|q| q.own[p]);
     let replica = cfg.replica0 + t;
     let row = if cfg.per_combo == 1 {
         (replica / cfg.replicas_per_combo - cfg.combo0) as usize
@@ -288,20 +716,26 @@ pub fn gif_pop_step(
         0
     };
     let seed = [cfg.seed_lo, cfg.seed_hi];
-    let l_max = cfg.l_max as usize;
+    let rows_max = rows_for(cfg.l_max as usize);
     let d_len = cfg.d_len;
     let traced = t < cfg.rec_replicas;
 
     if cfg.step0 == 0 {
         for p in 0..np {
             let c = &tab.coef[row * np + p];
-            let base = p * l_max;
-            b.hist_n[base..base + l_max].fill(0.0);
-            b.hist[base..base + l_max].fill([0.0, 0.0, c.v_init_rel, 0.0]);
             b.nbuf[p * d_len as usize..(p + 1) * d_len as usize].fill(0.0);
-            // All neurons have just fired: the newest slot of the ring holds N.
-            b.hist_n[base + c.len as usize - 1] = c.n;
-            b.hist[base + c.len as usize - 1] = [c.n, 0.0, c.v_init_rel, 0.0];
+            if !mine(p) {
+                continue;
+            }
+            let h = &mut b.hist[p];
+            for r in [&mut h.n, &mut h.m, &mut h.v, &mut h.lam] {
+                r.iter_mut().for_each(|x| *x = [0.0; GROUPS]);
+            }
+            h.u.iter_mut().for_each(|x| *x = [c.v_init_rel; GROUPS]);
+            // All neurons have just fired: the newest age holds N.
+            let (i, g) = at(c.len - 1, rows_for(c.len as usize) as u32);
+            h.n[i][g] = c.n;
+            h.m[i][g] = c.n;
             b.state[p] = MesoState {
                 v_rel: c.v_init_rel,
                 ..MesoState::default()
@@ -312,20 +746,15 @@ pub fn gif_pop_step(
         }
     }
 
-    let mut part = Partials {
-        t: [0.0; 2 * MAX_POPS * GROUPS],
-        x: [0.0; MAX_POPS * GROUPS],
-        y: [0.0; MAX_POPS * GROUPS],
-        z: [0.0; MAX_POPS * GROUPS],
-        w: [0.0; MAX_POPS * GROUPS],
-    };
+    // Threshold-kernel totals of every chunk: this step's and the next step's.
+    let mut t_cur = [[0.0f32; GROUPS]; MAX_POPS];
     let mut sh_h = [0.0f32; MAX_POPS];
     let mut sh_theta = [0.0f32; MAX_POPS];
     let mut p_free = [0.0f32; MAX_POPS];
     for j in 0..cfg.n_steps {
         let k = cfg.step0 + j;
         // Phase A. Population p's input and free threshold.
-        for p in 0..np {
+        for p in (0..np).filter(|&p| mine(p)) {
             let c = tab.coef[row * np + p];
             let st = &mut b.state[p];
             // 1. Synaptic input arriving this step, split by sign.
@@ -354,8 +783,8 @@ pub fn gif_pop_step(
                 st.y0 = tab.stim[j as usize * np + p];
             }
             st.v_rel = c.p22 * st.v_rel + h_tot;
-            // 2. Threshold of the free pool.
-            let n_old = b.hist_n[p * l_max + (k % c.len) as usize];
+            // 2. Threshold of the free pool (the oldest age is row 0, lane 0).
+            let n_old = b.hist[p].n[0][0];
             let mut theta_hat = c.v_t_star_rel;
             for jj in 0..c.n_sfa as usize {
                 st.g[jj] = st.g[jj] * c.q[jj] + c.qn[jj] * n_old;
@@ -367,113 +796,64 @@ pub fn gif_pop_step(
             p_free[p] = 1.0 - math::exp(-c.half_h_ms * (st.lambda_free + lam_free));
             st.lambda_free = lam_free;
             // 4a. The oldest cohort's spikes are already in g_j.
-            let tbase = (row * np + p) * l_max;
-            sh_theta[p] = theta_hat - n_old * tab.theta[tbase][1];
+            let tt0 = tab.theta.tilde[(row * np + p) * rows_max][0];
+            sh_theta[p] = theta_hat - n_old * tt0;
             sh_h[p] = h_tot;
         }
-        // Threshold-kernel totals of every chunk (active ages only): at the first step of a
-        // call from the history, later ones formed by the walk of the step before.
-        let cur = (j as usize & 1) * MAX_POPS * GROUPS;
-        let nxt = MAX_POPS * GROUPS - cur;
-        for p in 0..if j == 0 { np } else { 0 } {
-            let c = &tab.coef[row * np + p];
-            let len = c.len;
-            let n_active = len - c.k_ref;
-            let cw = len.div_ceil(GROUPS as u32);
-            let base = p * l_max;
-            let tbase = (row * np + p) * l_max;
-            for g in 0..GROUPS as u32 {
-                let a0 = (g * cw).min(n_active);
-                let a1 = (a0 + cw).min(n_active);
-                let mut slot = (k + a0) % len;
-                let mut tot = 0.0f32;
-                for a in a0..a1 {
-                    tot += b.hist_n[base + slot as usize] * tab.theta[tbase + a as usize][1];
-                    slot += 1;
-                    if slot == len {
-                        slot = 0;
+        // At the first step of a call, the chunks' threshold-kernel totals from the history
+        // (active ages only); later ones were formed by the walk of the step before.
+        if j == 0 {
+            for p in (0..np).filter(|&p| mine(p)) {
+                let c = &tab.coef[row * np + p];
+                let (len, n_active) = (c.len, c.len - c.k_ref);
+                let rows = rows_for(len as usize);
+                let tt = &tab.theta.tilde[(row * np + p) * rows_max..];
+                let h = &b.hist[p];
+                let mut tot = [0.0f32; GROUPS];
+                for (i, (nr, tr)) in h.n.iter().zip(tt).take(rows).enumerate() {
+                    for g in 0..GROUPS {
+                        let a = g as u32 * rows as u32 + i as u32;
+                        if a < n_active {
+                            tot[g] += nr[g] * tr[g];
+                        }
                     }
                 }
-                part.t[cur + p * GROUPS + g as usize] = tot;
+                t_cur[p] = tot;
             }
         }
 
         // Phase B. 4b. Walk the ages of each chunk, oldest first, skipping refractory ones.
-        for p in 0..np {
+        let mut sums = [None; MAX_POPS];
+        for p in (0..np).filter(|&p| mine(p)) {
             let c = tab.coef[row * np + p];
-            let len = c.len;
-            let n_active = len - c.k_ref;
-            let cw = len.div_ceil(GROUPS as u32);
-            let base = p * l_max;
-            let tbase = (row * np + p) * l_max;
-            let h_tot = sh_h[p];
+            let base = (row * np + p) * rows_max;
+            let mut theta0 = [0.0f32; GROUPS];
             let mut acc = sh_theta[p];
-            for g in 0..GROUPS as u32 {
-                let a0 = (g * cw).min(len);
-                let a1 = (a0 + cw).min(len);
-                let mut slot = (k + a0) % len;
-                let mut theta_hat = acc;
-                let (mut x_sum, mut y_sum, mut z_sum, mut w_sum) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-                // Next step's total of this chunk: n of age a + 1 now with theta_tilde[a].
-                let mut t_next = 0.0f32;
-                let mut th2_prev = 0.0f32;
-                for a in a0..a1 {
-                    let i = base + slot as usize;
-                    let hs = b.hist[i];
-                    let nk = b.hist_n[i];
-                    if a > a0 && a <= n_active {
-                        t_next += nk * th2_prev;
-                    }
-                    let mk = hs[0];
-                    x_sum += mk;
-                    if a < n_active {
-                        let th = tab.theta[tbase + a as usize];
-                        th2_prev = th[1];
-                        let thr = th[0] + theta_hat;
-                        theta_hat += nk * th[1];
-                        let u = c.p22 * hs[2] + h_tot;
-                        let lam =
-                            c.lambda_0 * math::exp(((u - thr) * c.inv_delta_v).min(HAZARD_CLAMP));
-                        let mut pl = c.half_h_ms * (lam + hs[3]);
-                        if pl > 0.01 {
-                            pl = 1.0 - math::exp(-pl);
-                        }
-                        let vk = hs[1];
-                        y_sum += pl * vk;
-                        z_sum += vk;
-                        w_sum += pl * mk;
-                        let om = 1.0 - pl;
-                        b.hist[i] = [om * mk, om * om * vk + pl * mk, u, lam];
-                    }
-                    slot += 1;
-                    if slot == len {
-                        slot = 0;
-                    }
-                }
-                // The first age of the next chunk; the newest age's term is added in phase C.
-                if a0 < a1 && a1 < len && a1 <= n_active {
-                    t_next += b.hist_n[base + slot as usize] * th2_prev;
-                }
-                let gi = p * GROUPS + g as usize;
-                part.t[nxt + gi] = t_next;
-                part.x[gi] = x_sum;
-                part.y[gi] = y_sum;
-                part.z[gi] = z_sum;
-                part.w[gi] = w_sum;
-                acc += part.t[cur + gi];
+            for g in 0..GROUPS {
+                theta0[g] = acc;
+                acc += t_cur[p][g];
             }
+            sums[p] = Some(walk(
+                &c,
+                &mut b.hist[p],
+                &tab.theta.k[base..],
+                &tab.theta.tilde[base..],
+                sh_h[p],
+                &theta0,
+            ));
         }
 
         // Phase C. Population p's spike count and new cohort.
-        for p in 0..np {
+        for (p, sp) in sums.iter().enumerate().take(np) {
+            let Some((cs, oldest)) = sp else { continue };
             let c = tab.coef[row * np + p];
             let st = &mut b.state[p];
             let (mut x_sum, mut y_sum, mut z_sum, mut w_sum) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
             for g in 0..GROUPS {
-                x_sum += part.x[p * GROUPS + g];
-                y_sum += part.y[p * GROUPS + g];
-                z_sum += part.z[p * GROUPS + g];
-                w_sum += part.w[p * GROUPS + g];
+                x_sum += cs.x[g];
+                y_sum += cs.y[g];
+                z_sum += cs.z[g];
+                w_sum += cs.w[g];
             }
             let p_free = p_free[p];
             // 5. Expected spikes.
@@ -495,21 +875,30 @@ pub fn gif_pop_step(
                 r.poisson(nbar).min(nn)
             };
             let nf = n as f32;
-            // 7. The oldest cohort joins the free pool; the new cohort takes its slot.
-            let i0 = p * l_max + (k % c.len) as usize;
+            // 7. The oldest cohort joins the free pool; the new cohort is the newest age.
             let omf = 1.0 - p_free;
-            let oldest = b.hist[i0];
-            st.z = omf * omf * st.z + st.x * p_free + oldest[1];
-            st.x = st.x * omf + oldest[0];
-            b.hist_n[i0] = nf;
-            b.hist[i0] = [nf, 0.0, c.v_reset_rel, 0.0];
+            st.z = omf * omf * st.z + st.x * p_free + oldest.v;
+            st.x = st.x * omf + oldest.m;
+            let rows = rows_for(c.len as usize) as u32;
+            let (i, g) = at(c.len - 1, rows);
+            let h = &mut b.hist[p];
+            h.n[i][g] = nf;
+            h.m[i][g] = nf;
+            h.v[i][g] = 0.0;
+            h.u[i][g] = c.v_reset_rel;
+            h.lam[i][g] = 0.0;
+            t_cur[p] = cs.t_next;
             // The new cohort is next step's newest age, len - 1 (active when t_ref = 0).
             if c.k_ref == 0 {
-                let gl = p * GROUPS + ((c.len - 1) / c.len.div_ceil(GROUPS as u32)) as usize;
-                part.t[nxt + gl] += nf * tab.theta[(row * np + p) * l_max + c.len as usize - 1][1];
+                let tt = tab.theta.tilde[(row * np + p) * rows_max + i][g];
+                t_cur[p][g] += nf * tt;
             }
             // 8. Send n (read by targets `delay` steps later).
             b.nbuf[p * d_len as usize + (k % d_len) as usize] = nf;
+            if let Some(q) = part {
+                q.exch.n[(k as usize & 1) * MAX_POPS + p]
+                    .store(nf.to_bits(), std::sync::atomic::Ordering::Relaxed);
+            }
             // Recording: bins of bin_steps steps; window sums of n and n^2 in 64 bits.
             st.bin_n += n;
             st.bin_nbar += nbar;
@@ -537,6 +926,15 @@ pub fn gif_pop_step(
                 }
                 st.bin_n = 0;
                 st.bin_nbar = 0.0;
+            }
+        }
+        // The other threads' counts of this step (the barrier orders the stores above).
+        if let Some(q) = part {
+            q.exch.barrier.wait();
+            for p in (0..np).filter(|&p| !q.own[p]) {
+                let bits = q.exch.n[(k as usize & 1) * MAX_POPS + p]
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                b.nbuf[p * d_len as usize + (k % d_len) as usize] = f32::from_bits(bits);
             }
         }
     }

@@ -1,0 +1,106 @@
+//! The CPU path gives the same bits whatever its SIMD level and thread count: each spec runs
+//! through the command line (`NEUROPOP_SIMD` and `NEUROPOP_THREADS` are read once per
+//! process) at every level this CPU has and at 1, 2 and 3 threads, and every recording is
+//! compared byte for byte.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::example;
+use neuropop::simd::Level;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuropop-inv-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// Runs `spec` on the CPU path with `level` and `threads`; returns the output directory.
+fn run(spec: &Path, out: &Path, level: Level, threads: usize) -> PathBuf {
+    let o = Command::new(env!("CARGO_BIN_EXE_neuropop"))
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--no-plots",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .env("NEUROPOP_SIMD", level.name())
+        .env("NEUROPOP_THREADS", threads.to_string())
+        .output()
+        .expect("run neuropop");
+    assert!(
+        o.status.success(),
+        "{level} x {threads}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out.to_path_buf()
+}
+
+/// The `.npy` files of a run, by name.
+fn arrays(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("out")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".npy"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).expect("npy"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `text` at every level and thread count and compares every array with the first run.
+fn same_bits_everywhere(name: &str, text: &str) {
+    let dir = tmp(name);
+    let spec = dir.join("spec.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let mut runs = Vec::new();
+    for (i, level) in Level::available().into_iter().rev().enumerate() {
+        for threads in [2, 1, 3] {
+            let out = run(&spec, &dir.join(format!("out{i}{threads}")), level, threads);
+            runs.push((format!("{level} x {threads}"), arrays(&out)));
+        }
+    }
+    let (first, reference) = &runs[0];
+    assert!(reference.len() >= 4, "{name}: {reference:?}");
+    for (label, got) in &runs[1..] {
+        assert_eq!(got.len(), reference.len(), "{name}: {label}");
+        for ((n, a), (_, b)) in got.iter().zip(reference) {
+            assert!(a == b, "{name}: {n} differs between {label} and {first}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+/// The Brunel GIF network at the mesoscopic level, shortened; `replicas` = 1 splits its two
+/// populations over the threads, more replicas run side by side.
+fn meso(replicas: u32, t_ref: &str) -> String {
+    example("brunel_gif.toml")
+        .replace("replicas = 10", &format!("replicas = {replicas}"))
+        .replace(
+            "activity_replicas = 10",
+            &format!("activity_replicas = {replicas}"),
+        )
+        .replace("t_end = 2000.0", "t_end = 600.0")
+        .replace("times = [1500.0]", "times = [300.0]")
+        .replace("t_ref = 4.0", &format!("t_ref = {t_ref}"))
+        .replace(
+            "windows = [[500.0, 1500.0], [1600.0, 2000.0]]",
+            "windows = [[100.0, 300.0], [350.0, 600.0]]",
+        )
+}
+
+#[test]
+fn gif_pop_bits_do_not_depend_on_simd_level_or_threads() {
+    same_bits_everywhere("meso1", &meso(1, "4.0"));
+    same_bits_everywhere("meso3", &meso(3, "0.0"));
+}
