@@ -57,22 +57,17 @@ pub fn exp(x: f32) -> f32 {
     }
 }
 
-/// `npm_log`: natural log for positive normal x; -1e30 for x <= 0 (and NaN).
-#[inline]
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must take the early return
+/// `npm_log`: natural log for positive normal x; -1e30 for x <= 0 (and NaN). Without
+/// branches, as [`exp`].
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must take the -1e30
 pub fn ln(x0: f32) -> f32 {
-    if !(x0 > 0.0) {
-        return -1.0e30;
-    }
     let bits = x0.to_bits();
-    let mut e = (((bits >> 23) & 0xFF) as i32 - 126) as f32;
+    let e0 = (((bits >> 23) & 0xFF) as i32 - 126) as f32;
     let m = f32::from_bits((bits & 0x807F_FFFF) | 0x3F00_0000);
-    let x = if m < SQRT_HALF {
-        e -= 1.0;
-        m + m - 1.0
-    } else {
-        m - 1.0
-    };
+    let small = m < SQRT_HALF;
+    let e = if small { e0 - 1.0 } else { e0 };
+    let x = if small { m + m - 1.0 } else { m - 1.0 };
     let z = x * x;
     let mut y = 7.0376836292e-2f32;
     y = y * x - 1.1514610310e-1;
@@ -88,20 +83,23 @@ pub fn ln(x0: f32) -> f32 {
     y -= 0.5 * z;
     let mut r = x + y;
     r += e * LN2_HI;
-    r
+    if !(x0 > 0.0) {
+        -1.0e30
+    } else {
+        r
+    }
 }
 
-/// `npm_sincos`: (sin x, cos x) for |x| <= 2 pi.
-#[inline]
+/// `npm_sincos`: (sin x, cos x) for |x| <= 2 pi. Without branches, as [`exp`].
+#[inline(always)]
 pub fn sincos(x: f32) -> (f32, f32) {
     let ax = x.abs();
-    let mut j = (ax * FOUR_OVER_PI) as u32;
-    let mut y = j as f32;
-    if j & 1 == 1 {
-        j += 1;
-        y += 1.0;
-    }
-    j &= 7;
+    // The octant, truncated (ax >= 0, so floor), converted exactly: (ax 4/pi) as u32.
+    let j0 = ((ax * FOUR_OVER_PI).floor() + 12_582_912.0).to_bits() - 0x4B40_0000;
+    let odd = j0 & 1 == 1;
+    let j1 = if odd { j0 + 1 } else { j0 };
+    let y = j1 as i32 as f32;
+    let j = j1 & 7;
     let mut r = ax - y * DP1;
     r -= y * DP2;
     r -= y * DP3;
@@ -115,14 +113,10 @@ pub fn sincos(x: f32) -> (f32, f32) {
     cp = cp * z + 4.166664568298827e-2;
     cp = cp * z * z + (1.0 - 0.5 * z);
     let swap = j & 2 == 2;
-    let mut s = if swap { cp } else { sp };
-    let mut c = if swap { sp } else { cp };
-    if (j > 3) != (x < 0.0) {
-        s = -s;
-    }
-    if j == 2 || j == 4 {
-        c = -c;
-    }
+    let s = if swap { cp } else { sp };
+    let c = if swap { sp } else { cp };
+    let s = if (j > 3) != (x < 0.0) { -s } else { s };
+    let c = if j == 2 || j == 4 { -c } else { c };
     (s, c)
 }
 

@@ -104,3 +104,14 @@ fn gif_pop_bits_do_not_depend_on_simd_level_or_threads() {
     same_bits_everywhere("meso1", &meso(1, "4.0"));
     same_bits_everywhere("meso3", &meso(3, "0.0"));
 }
+
+#[test]
+fn rate_bits_do_not_depend_on_simd_level_or_threads() {
+    // Replicas that fill no whole number of registers, traces, every summary.
+    let ou = example("rate_ou.toml")
+        .replace("replicas = 4096", "replicas = 4099")
+        .replace("t_end = 1000.0", "t_end = 300.0");
+    same_bits_everywhere("rate_ou", &ou);
+    // A sweep: neighbouring lanes hold different combinations (coefficients and weights).
+    same_bits_everywhere("wilson_cowan", &example("wilson_cowan.toml"));
+}

@@ -1,6 +1,9 @@
 //! `rate_step` (shaders/rate_step.wgsl): its descriptor, the structs it shares with Rust, and
 //! its CPU twin, which mirrors the shader line by line in f32.
 
+// Loops over lanes and populations index several arrays with the same index, as the shader.
+#![allow(clippy::needless_range_loop)]
+
 use crate::cpu::par_chunks_mut;
 use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
 use crate::math;
@@ -154,31 +157,36 @@ pub const DESC: KernelDesc = KernelDesc {
     ],
 };
 
-/// `rate_tanh`.
-#[inline]
+/// `rate_tanh`. Without branches (the shader's early return is a select), so lanes vectorise.
+#[inline(always)]
 fn rate_tanh(y: f32) -> f32 {
     let ay = y.abs();
-    if ay < 0.01 {
-        let y2 = y * y;
-        return y * (1.0 - y2 * (1.0 / 3.0 - y2 * (2.0 / 15.0)));
-    }
+    let y2 = y * y;
+    let series = y * (1.0 - y2 * (1.0 / 3.0 - y2 * (2.0 / 15.0)));
     let e = math::exp(-2.0 * ay);
     let t = (1.0 - e) / (1.0 + e);
-    if y < 0.0 {
-        -t
+    let t = if y < 0.0 { -t } else { t };
+    if ay < 0.01 {
+        series
     } else {
         t
     }
 }
 
 /// `transfer`: F of population coefficients `c` at input `x`, in f32 as the shader.
-#[inline]
+#[inline(always)]
 pub fn transfer(c: &PopCoef, x: f32) -> f32 {
-    match c.transfer {
-        transfer_code::SIGMOID => 1.0 / (1.0 + math::exp(-c.a * (x - c.theta))) - c.f_offset,
+    transfer_with(c.transfer, c.a, c.theta, c.f_offset, x)
+}
+
+/// [`transfer`] from the coefficients it reads.
+#[inline(always)]
+fn transfer_with(code: u32, a: f32, theta: f32, f_offset: f32, x: f32) -> f32 {
+    match code {
+        transfer_code::SIGMOID => 1.0 / (1.0 + math::exp(-a * (x - theta))) - f_offset,
         transfer_code::RELU => x.max(0.0),
-        transfer_code::THRESHOLD_LINEAR => c.a * (x - c.theta).max(0.0),
-        _ => rate_tanh(c.a * (x - c.theta)),
+        transfer_code::THRESHOLD_LINEAR => a * (x - theta).max(0.0),
+        _ => rate_tanh(a * (x - theta)),
     }
 }
 
@@ -189,39 +197,6 @@ fn noise_block(seed: [u32; 2], replica: u32, b: u32, m: u32) -> [f32; 4] {
     let z0 = box_muller(x[0], x[1]);
     let z1 = box_muller(x[2], x[3]);
     [z0[0], z0[1], z1[0], z1[1]]
-}
-
-/// `summarize`: adds the value r of state k.
-#[inline]
-fn summarize(cfg: &RateConfig, s: &mut PopSummary, r: f32, k: u32) {
-    if cfg.summary_mask & summary_bit::MEAN != 0 {
-        s.block += r;
-        if k & 63 == 63 {
-            s.sblock += s.block;
-            s.block = 0.0;
-            if k & 4095 == 4095 {
-                s.sum += s.sblock;
-                s.sblock = 0.0;
-            }
-        }
-    }
-    if cfg.summary_mask & summary_bit::ABOVE != 0 && r > cfg.above {
-        s.above += 1;
-    }
-    if cfg.summary_mask & summary_bit::CROSSINGS == 0 {
-        return;
-    }
-    if r < cfg.cross_low {
-        if s.side == 2 {
-            s.crossings += 1;
-        }
-        s.side = 1;
-    } else if r > cfg.cross_high {
-        if s.side == 1 {
-            s.crossings += 1;
-        }
-        s.side = 2;
-    }
 }
 
 /// Buffers of one `rate_step` call (the shader's bindings 1..6).
@@ -240,99 +215,210 @@ pub struct RateBuffers<'a> {
     pub trace: &'a mut [f32],
 }
 
-/// CPU twin of the `rate_step` entry point: every replica of the batch, in parallel (traced
-/// replicas first, on this thread, since they share the trace buffer).
+/// CPU twin of the `rate_step` entry point: every replica of the batch, in blocks of as many
+/// replicas as a vector register holds (one lane each, see [`crate::simd`]), blocks in
+/// parallel (those with traced replicas first, on this thread, since they share the trace
+/// buffer). Each lane computes what the shader's thread of that replica computes, in the
+/// same order, so the bits depend neither on the block size nor on the threads.
 pub fn rate_step(cfg: &RateConfig, b: RateBuffers<'_>) {
+    rate_step_at(crate::simd::level(), cfg, b);
+}
+
+/// [`rate_step`] at SIMD `level`.
+pub fn rate_step_at(level: crate::simd::Level, cfg: &RateConfig, b: RateBuffers<'_>) {
     let np = cfg.n_pops as usize;
-    let rec = (cfg.rec_replicas as usize).min(cfg.n_replicas as usize);
-    let (state_rec, state_rest) = b.state.split_at_mut(rec * np);
-    let (sum_rec, sum_rest) = b.summary.split_at_mut(rec * np);
-    for t in 0..rec {
-        let st = &mut state_rec[t * np..(t + 1) * np];
-        let su = &mut sum_rec[t * np..(t + 1) * np];
-        rate_replica(
-            cfg,
-            b.coef,
-            b.weights,
-            b.stim,
-            t as u32,
-            st,
-            su,
-            Some(&mut *b.trace),
-        );
-    }
-    // Pair each replica's state with its summary so the untraced ones run in parallel.
-    let mut pairs: Vec<(&mut [PopState], &mut [PopSummary])> = state_rest
-        .chunks_mut(np)
-        .zip(sum_rest.chunks_mut(np))
-        .collect();
+    let n = cfg.n_replicas as usize;
+    let w = level.min(crate::simd::detected()).lanes();
+    let rec = (cfg.rec_replicas as usize).min(n);
+    let traced = rec.div_ceil(w) * w;
+    let split = (traced * np).min(n * np);
+    let (state_rec, state_rest) = b.state[..n * np].split_at_mut(split);
+    let (sum_rec, sum_rest) = b.summary[..n * np].split_at_mut(split);
     let (coef, weights, stim) = (b.coef, b.weights, b.stim);
+    for (blk, (st, su)) in state_rec
+        .chunks_mut(w * np)
+        .zip(sum_rec.chunks_mut(w * np))
+        .enumerate()
+    {
+        let block = RateBlock {
+            cfg,
+            coef,
+            weights,
+            stim,
+            t0: blk * w,
+            state: st,
+            summary: su,
+            trace: Some(&mut *b.trace),
+        };
+        crate::simd::dispatch_at(level, block);
+    }
+    // Pair each block's states with its summaries so the untraced blocks run in parallel.
+    let mut pairs: Vec<(&mut [PopState], &mut [PopSummary])> = state_rest
+        .chunks_mut(w * np)
+        .zip(sum_rest.chunks_mut(w * np))
+        .collect();
     par_chunks_mut(&mut pairs, 1, |first, chunk| {
         for (i, (st, su)) in chunk.iter_mut().enumerate() {
-            let t = (rec + first + i) as u32;
-            rate_replica(cfg, coef, weights, stim, t, st, su, None);
+            let block = RateBlock {
+                cfg,
+                coef,
+                weights,
+                stim,
+                t0: traced + (first + i) * w,
+                state: st,
+                summary: su,
+                trace: None,
+            };
+            crate::simd::dispatch_at(level, block);
         }
     });
 }
 
-/// The body of the `rate_step` entry point for thread `t`.
-#[allow(clippy::too_many_arguments)]
-fn rate_replica(
-    cfg: &RateConfig,
-    coef: &[PopCoef],
-    weights: &[f32],
-    stim: &[f32],
-    t: u32,
-    state: &mut [PopState],
-    summary: &mut [PopSummary],
-    mut trace: Option<&mut [f32]>,
-) {
-    let replica = cfg.replica0 + t;
-    let combo = replica / cfg.replicas_per_combo - cfg.combo0;
-    let np = cfg.n_pops as usize;
-    let seed = [cfg.seed_lo, cfg.seed_hi];
-    let cbase = combo as usize * np;
-    let wbase = if cfg.w_per_combo == 1 {
-        combo as usize * np * np
-    } else {
-        0
-    };
-    let tu = t as usize;
-    let (noise, stimulus, summ) = (cfg.has_noise == 1, cfg.has_stim == 1, cfg.summary_mask != 0);
+/// Replicas `t0..` of a batch (as many as `state` holds, at most one register's lanes).
+struct RateBlock<'a> {
+    cfg: &'a RateConfig,
+    coef: &'a [PopCoef],
+    weights: &'a [f32],
+    stim: &'a [f32],
+    t0: usize,
+    state: &'a mut [PopState],
+    summary: &'a mut [PopSummary],
+    trace: Option<&'a mut [f32]>,
+}
 
-    let mut c = [PopCoef::default(); MAX_POPS];
-    c[..np].copy_from_slice(&coef[cbase..cbase + np]);
-    let mut w = [0f32; MAX_POPS * MAX_POPS];
-    w[..np * np].copy_from_slice(&weights[wbase..wbase + np * np]);
-    let mut r = [0f32; MAX_POPS];
-    let mut eta = [0f32; MAX_POPS];
-    let mut f = [0f32; MAX_POPS];
-    let mut z = [[0f32; 4]; MAX_POPS];
-    let mut s = [PopSummary::default(); MAX_POPS];
+impl crate::simd::Lanes for RateBlock<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const W: usize>(self) {
+        rate_block::<W>(self);
+    }
+}
+
+/// Per lane: a value of type T for each of W lanes.
+type L<T, const W: usize> = [T; W];
+
+/// The body of the `rate_step` entry point for the threads `t0 .. t0 + W` (fewer at the end
+/// of a batch), lane `l` being thread `t0 + l`.
+#[inline(always)]
+fn rate_block<const W: usize>(b: RateBlock<'_>) {
+    let cfg = b.cfg;
+    let np = cfg.n_pops as usize;
+    let nl = (b.state.len() / np.max(1)).min(W);
+    let seed = [cfg.seed_lo, cfg.seed_hi];
+    let (noise, stimulus, summ) = (cfg.has_noise == 1, cfg.has_stim == 1, cfg.summary_mask != 0);
+    let mut trace = b.trace;
+    // Lanes past the batch repeat its last replica and are never stored.
+    let tl: L<usize, W> = std::array::from_fn(|l| b.t0 + l.min(nl.saturating_sub(1)));
+    let replica: L<u32, W> = std::array::from_fn(|l| cfg.replica0 + tl[l] as u32);
+    let combo: L<usize, W> =
+        std::array::from_fn(|l| (replica[l] / cfg.replicas_per_combo - cfg.combo0) as usize);
+    // Coefficients and weights of every lane's combination.
+    let cf = |m: usize, f: fn(&PopCoef) -> f32| -> L<f32, W> {
+        std::array::from_fn(|l| f(&b.coef[combo[l] * np + m]))
+    };
+    let mut dt_tau = [[0f32; W]; MAX_POPS];
+    let mut ca = [[0f32; W]; MAX_POPS];
+    let mut ctheta = [[0f32; W]; MAX_POPS];
+    let mut coff = [[0f32; W]; MAX_POPS];
+    let mut iext = [[0f32; W]; MAX_POPS];
+    let mut ou_decay = [[0f32; W]; MAX_POPS];
+    let mut ou_amp = [[0f32; W]; MAX_POPS];
+    let mut code = [0u32; MAX_POPS];
+    for m in 0..np {
+        dt_tau[m] = cf(m, |c| c.dt_over_tau);
+        ca[m] = cf(m, |c| c.a);
+        ctheta[m] = cf(m, |c| c.theta);
+        coff[m] = cf(m, |c| c.f_offset);
+        iext[m] = cf(m, |c| c.i_ext);
+        ou_decay[m] = cf(m, |c| c.ou_decay);
+        ou_amp[m] = cf(m, |c| c.ou_amp);
+        // Not sweepable: the same in every combination.
+        code[m] = b.coef[combo[0] * np + m].transfer;
+    }
+    let mut w = [[[0f32; W]; MAX_POPS]; MAX_POPS];
+    for m in 0..np {
+        for q in 0..np {
+            w[m][q] = std::array::from_fn(|l| {
+                let base = if cfg.w_per_combo == 1 {
+                    combo[l] * np * np
+                } else {
+                    0
+                };
+                b.weights[base + m * np + q]
+            });
+        }
+    }
+
+    let mut r = [[0f32; W]; MAX_POPS];
+    let mut eta = [[0f32; W]; MAX_POPS];
+    let mut s_sum = [[0f32; W]; MAX_POPS];
+    let mut s_sblock = [[0f32; W]; MAX_POPS];
+    let mut s_block = [[0f32; W]; MAX_POPS];
+    let mut s_above = [[0u32; W]; MAX_POPS];
+    let mut s_cross = [[0u32; W]; MAX_POPS];
+    let mut s_side = [[0u32; W]; MAX_POPS];
+    let mut z = [[[0f32; W]; 4]; MAX_POPS];
+
+    // Writes lane l's (r, eta) of every population at trace row `row` (traced lanes only).
+    let write_trace = |trace: &mut Option<&mut [f32]>,
+                       row: usize,
+                       r: &[[f32; W]; MAX_POPS],
+                       eta: &[[f32; W]; MAX_POPS]| {
+        if let Some(tr) = trace.as_deref_mut() {
+            for l in 0..nl {
+                let t = tl[l];
+                if t >= cfg.rec_replicas as usize {
+                    break;
+                }
+                for m in 0..np {
+                    let i = ((row * cfg.rec_replicas as usize + t) * np + m) * 2;
+                    tr[i] = r[m][l];
+                    tr[i + 1] = eta[m][l];
+                }
+            }
+        }
+    };
 
     if cfg.step0 == 0 {
         for m in 0..np {
-            r[m] = c[m].r_init;
-            eta[m] = 0.0;
+            r[m] = cf(m, |c| c.r_init);
             if noise {
-                eta[m] = c[m].eta0_amp * noise_block(seed, replica, 0, m as u32)[0];
-            }
-            s[m] = PopSummary::default();
-            if summ && cfg.summary_from == 0 {
-                summarize(cfg, &mut s[m], r[m], 0);
-            }
-            if let Some(tr) = trace.as_deref_mut() {
-                let i = (tu * np + m) * 2;
-                tr[i] = r[m];
-                tr[i + 1] = eta[m];
+                let amp = cf(m, |c| c.eta0_amp);
+                let z0 = noise_lanes::<W>(seed, &replica, 0, m as u32);
+                for l in 0..W {
+                    eta[m][l] = amp[l] * z0[0][l];
+                }
             }
         }
+        if summ && cfg.summary_from == 0 {
+            for m in 0..np {
+                summarize_lanes::<W>(
+                    cfg,
+                    &r[m],
+                    0,
+                    (&mut s_sum[m], &mut s_sblock[m], &mut s_block[m]),
+                    (&mut s_above[m], &mut s_cross[m], &mut s_side[m]),
+                );
+            }
+        }
+        // Row 0 of a trace that starts at step 0 (`rec_sample0 = 0`).
+        write_trace(&mut trace, 0, &r, &eta);
     } else {
-        for m in 0..np {
-            r[m] = state[m].r;
-            eta[m] = state[m].eta;
-            if summ {
-                s[m] = summary[m];
+        for l in 0..nl {
+            for m in 0..np {
+                let st = b.state[l * np + m];
+                r[m][l] = st.r;
+                eta[m][l] = st.eta;
+                if summ {
+                    let su = b.summary[l * np + m];
+                    s_sum[m][l] = su.sum;
+                    s_sblock[m][l] = su.sblock;
+                    s_block[m][l] = su.block;
+                    s_above[m][l] = su.above;
+                    s_cross[m][l] = su.crossings;
+                    s_side[m][l] = su.side;
+                }
             }
         }
     }
@@ -341,60 +427,188 @@ fn rate_replica(
     let mut rec_next = (cfg.step0 / every + 1) * every;
     let mut row = (rec_next / every).wrapping_sub(cfg.rec_sample0) as usize;
     let groups = cfg.n_steps.div_ceil(4);
+    let mut f = [[0f32; W]; MAX_POPS];
     for g in 0..groups {
         let kb = cfg.step0 + 4 * g;
         if noise {
-            for (m, zm) in z.iter_mut().enumerate().take(np) {
-                *zm = noise_block(seed, replica, (kb >> 2) + 1, m as u32);
+            for m in 0..np {
+                z[m] = noise_lanes::<W>(seed, &replica, (kb >> 2) + 1, m as u32);
             }
         }
-        for l in 0..4u32 {
-            let j = 4 * g + l;
+        for lstep in 0..4u32 {
+            let j = 4 * g + lstep;
             if j >= cfg.n_steps {
                 continue;
             }
             for m in 0..np {
-                let mut x = c[m].i_ext + eta[m];
+                let st = if stimulus {
+                    b.stim[j as usize * np + m]
+                } else {
+                    0.0
+                };
+                // Innermost loops over lanes only, so each vectorises.
+                let mut x: L<f32, W> = std::array::from_fn(|l| iext[m][l] + eta[m][l]);
                 for q in 0..np {
-                    x += w[m * np + q] * r[q];
+                    for l in 0..W {
+                        x[l] += w[m][q][l] * r[q][l];
+                    }
                 }
                 if stimulus {
-                    x += stim[j as usize * np + m];
+                    for xl in x.iter_mut() {
+                        *xl += st;
+                    }
                 }
-                f[m] = transfer(&c[m], x);
+                transfer_lanes(code[m], &ca[m], &ctheta[m], &coff[m], &x, &mut f[m]);
             }
-            let k1 = kb + l + 1;
-            let rec = trace.is_some() && k1 == rec_next;
+            let k1 = kb + lstep + 1;
             for m in 0..np {
-                r[m] += c[m].dt_over_tau * (f[m] - r[m]);
-                if noise {
-                    eta[m] = eta[m] * c[m].ou_decay + c[m].ou_amp * z[m][l as usize];
+                for l in 0..W {
+                    r[m][l] += dt_tau[m][l] * (f[m][l] - r[m][l]);
+                    if noise {
+                        eta[m][l] =
+                            eta[m][l] * ou_decay[m][l] + ou_amp[m][l] * z[m][lstep as usize][l];
+                    }
                 }
                 if summ && k1 >= cfg.summary_from {
-                    summarize(cfg, &mut s[m], r[m], k1);
-                }
-                if rec {
-                    if let Some(tr) = trace.as_deref_mut() {
-                        let i = ((row * cfg.rec_replicas as usize + tu) * np + m) * 2;
-                        tr[i] = r[m];
-                        tr[i + 1] = eta[m];
-                    }
+                    summarize_lanes::<W>(
+                        cfg,
+                        &r[m],
+                        k1,
+                        (&mut s_sum[m], &mut s_sblock[m], &mut s_block[m]),
+                        (&mut s_above[m], &mut s_cross[m], &mut s_side[m]),
+                    );
                 }
             }
             if trace.is_some() && k1 == rec_next {
+                write_trace(&mut trace, row, &r, &eta);
                 rec_next += every;
                 row = row.wrapping_add(1);
             }
         }
     }
 
-    for m in 0..np {
-        state[m] = PopState {
-            r: r[m],
-            eta: eta[m],
-        };
-        if summ {
-            summary[m] = s[m];
+    for l in 0..nl {
+        for m in 0..np {
+            b.state[l * np + m] = PopState {
+                r: r[m][l],
+                eta: eta[m][l],
+            };
+            if summ {
+                b.summary[l * np + m] = PopSummary {
+                    sum: s_sum[m][l],
+                    sblock: s_sblock[m][l],
+                    block: s_block[m][l],
+                    above: s_above[m][l],
+                    crossings: s_cross[m][l],
+                    side: s_side[m][l],
+                };
+            }
+        }
+    }
+}
+
+/// [`transfer_with`] of every lane, one loop per transfer function.
+#[inline(always)]
+fn transfer_lanes<const W: usize>(
+    code: u32,
+    a: &[f32; W],
+    theta: &[f32; W],
+    off: &[f32; W],
+    x: &[f32; W],
+    f: &mut [f32; W],
+) {
+    match code {
+        transfer_code::SIGMOID => {
+            for l in 0..W {
+                f[l] = transfer_with(transfer_code::SIGMOID, a[l], theta[l], off[l], x[l]);
+            }
+        }
+        transfer_code::RELU => {
+            for l in 0..W {
+                f[l] = transfer_with(transfer_code::RELU, a[l], theta[l], off[l], x[l]);
+            }
+        }
+        transfer_code::THRESHOLD_LINEAR => {
+            for l in 0..W {
+                f[l] = transfer_with(
+                    transfer_code::THRESHOLD_LINEAR,
+                    a[l],
+                    theta[l],
+                    off[l],
+                    x[l],
+                );
+            }
+        }
+        _ => {
+            for l in 0..W {
+                f[l] = transfer_with(transfer_code::TANH, a[l], theta[l], off[l], x[l]);
+            }
+        }
+    }
+}
+
+/// [`noise_block`] of every lane: `[normal index][lane]`.
+#[inline(always)]
+fn noise_lanes<const W: usize>(
+    seed: [u32; 2],
+    replica: &[u32; W],
+    b: u32,
+    m: u32,
+) -> [[f32; W]; 4] {
+    let mut out = [[0f32; W]; 4];
+    for l in 0..W {
+        let z = noise_block(seed, replica[l], b, m);
+        for i in 0..4 {
+            out[i][l] = z[i];
+        }
+    }
+    out
+}
+
+/// `summarize` for every lane: adds the values `r` of state `k` (selects, no branches per
+/// lane; `k` is the same in every lane).
+#[inline(always)]
+fn summarize_lanes<const W: usize>(
+    cfg: &RateConfig,
+    r: &[f32; W],
+    k: u32,
+    (sum, sblock, block): (&mut [f32; W], &mut [f32; W], &mut [f32; W]),
+    (above, cross, side): (&mut [u32; W], &mut [u32; W], &mut [u32; W]),
+) {
+    if cfg.summary_mask & summary_bit::MEAN != 0 {
+        for l in 0..W {
+            block[l] += r[l];
+        }
+        if k & 63 == 63 {
+            for l in 0..W {
+                sblock[l] += block[l];
+                block[l] = 0.0;
+            }
+            if k & 4095 == 4095 {
+                for l in 0..W {
+                    sum[l] += sblock[l];
+                    sblock[l] = 0.0;
+                }
+            }
+        }
+    }
+    if cfg.summary_mask & summary_bit::ABOVE != 0 {
+        for l in 0..W {
+            above[l] += u32::from(r[l] > cfg.above);
+        }
+    }
+    if cfg.summary_mask & summary_bit::CROSSINGS != 0 {
+        for l in 0..W {
+            let low = r[l] < cfg.cross_low;
+            let high = !low && r[l] > cfg.cross_high;
+            cross[l] += u32::from(low && side[l] == 2) + u32::from(high && side[l] == 1);
+            side[l] = if low {
+                1
+            } else if high {
+                2
+            } else {
+                side[l]
+            };
         }
     }
 }
