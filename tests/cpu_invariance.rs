@@ -115,3 +115,33 @@ fn rate_bits_do_not_depend_on_simd_level_or_threads() {
     // A sweep: neighbouring lanes hold different combinations (coefficients and weights).
     same_bits_everywhere("wilson_cowan", &example("wilson_cowan.toml"));
 }
+
+#[test]
+fn lif_bits_do_not_depend_on_simd_level_or_threads() {
+    // Exact integration, a sweep over the input, spike times and V traces.
+    same_bits_everywhere("lif_fi", &example("lif_fi_curve.toml"));
+    // White noise with correlated groups, OU input, bridge crossings, a step current, and a
+    // neuron count that fills no whole register.
+    let noisy = r#"
+[simulation]
+dt = 0.1
+t_end = 200.0
+seed = 11
+[[population]]
+name = "N"
+model = "lif"
+size = 1003
+params = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 2.0, R_m = 1.0, I = 18.0, sigma = 2.0, sigma_ou = 0.5, crossing_correction = true, rho = 0.3, group = 64 }
+[[stimulus]]
+kind = "step_current"
+target = "N"
+times = [0.0, 100.0]
+amplitudes = [0.0, 2.0]
+[record]
+windows = [[0.0, 100.0], [100.0, 200.0]]
+spikes = [{ population = "N", first = 40 }]
+traces = [{ population = "N", variable = "V_m", first = 3, every = 2 }]
+plots = false
+"#;
+    same_bits_everywhere("lif_noisy", noisy);
+}
