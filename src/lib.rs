@@ -23,6 +23,7 @@ pub mod output;
 pub mod progress;
 pub mod rng;
 pub mod run;
+pub mod selftest;
 pub mod shaders;
 pub mod simd;
 pub mod spec;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use neuropop::backend::{Backend, BackendChoice};
+use neuropop::backend::{Backend, BackendChoice, Workload};
 use neuropop::models::rate::analysis;
 use neuropop::models::rate::{RateParams, Transfer};
 use neuropop::run::{run_spec, validate_spec, Overrides};
@@ -78,8 +78,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List GPU adapters.
+    /// List GPU adapters, the CPU path's SIMD level, and where `--backend auto` runs each model.
     Devices {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every kernel on every GPU adapter and on the CPU path with the same seeds: values
+    /// that differ (none on software adapters), the largest difference, and the speed of each
+    /// path. Exit status 1 when a check fails.
+    Selftest {
+        /// Smaller workloads (a few seconds on a CPU-only machine).
+        #[arg(long)]
+        quick: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -356,6 +367,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             devices(json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Selftest { quick, json } => selftest(quick, json),
         Command::Bench {
             kernel,
             meso_replicas,
@@ -440,7 +452,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             json,
         } => {
-            let backend = Backend::resolve(backend)?;
+            // Both levels: the micro level is a spiking network, the slower of the two.
+            let (backend, _) = Backend::resolve_for(backend, Workload::Spiking)?;
             let out = out.unwrap_or_else(|| {
                 let mut d = default_out(&spec);
                 d.set_file_name(format!(
@@ -512,7 +525,12 @@ fn moments_command(a: &MomentArgs) -> anyhow::Result<()> {
     for &s in &sigma {
         neuropop::models::moments::params::validate_input(0.0, s)?;
     }
-    let backend = Backend::resolve(a.backend)?;
+    let workload = if a.simulate {
+        Workload::Lif
+    } else {
+        Workload::Moments
+    };
+    let (backend, _) = Backend::resolve_for(a.backend, workload)?;
     if a.simulate {
         return moments_simulate(a, &p, &backend, &mu, &sigma);
     }
@@ -661,9 +679,26 @@ fn default_out(spec: &Path) -> PathBuf {
 #[cfg(feature = "gpu")]
 fn devices(json: bool) -> anyhow::Result<()> {
     let list = neuropop::gpu::list_adapters();
+    let auto: Vec<serde_json::Value> = Workload::ALL
+        .iter()
+        .map(|w| {
+            let (backend, why) = neuropop::backend::auto_choice(*w);
+            serde_json::json!({ "workload": w.name(), "backend": backend, "why": why })
+        })
+        .collect();
+    let simd = neuropop::simd::level();
     if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
-    } else if list.is_empty() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "adapters": list,
+                "auto": auto,
+                "cpu": { "threads": neuropop::cpu::threads(), "simd": simd.name(), "lanes": simd.lanes() },
+            }))?
+        );
+        return Ok(());
+    }
+    if list.is_empty() {
         println!("no GPU adapters (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers); the CPU path is always available");
     } else {
         for (i, a) in list.iter().enumerate() {
@@ -677,19 +712,117 @@ fn devices(json: bool) -> anyhow::Result<()> {
                 a.driver_info
             );
         }
-        println!("* = used by --backend auto|gpu (choose another with NEUROPOP_ADAPTER=<name substring>)");
+        println!(
+            "* = used by --backend gpu (choose another with NEUROPOP_ADAPTER=<name substring>)"
+        );
+    }
+    println!(
+        "CPU path: {} threads, {} ({} f32 lanes per register)",
+        neuropop::cpu::threads(),
+        simd.name(),
+        simd.lanes()
+    );
+    println!("--backend auto runs:");
+    for a in &auto {
+        println!(
+            "  {:<17} on the {} path ({})",
+            a["workload"].as_str().unwrap_or(""),
+            a["backend"].as_str().unwrap_or(""),
+            a["why"].as_str().unwrap_or("")
+        );
     }
     Ok(())
 }
 
 #[cfg(not(feature = "gpu"))]
 fn devices(json: bool) -> anyhow::Result<()> {
+    let simd = neuropop::simd::level();
     if json {
-        println!("[]");
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "adapters": [],
+                "auto": Workload::ALL.iter().map(|w| serde_json::json!({ "workload": w.name(), "backend": "cpu", "why": "built without the `gpu` feature" })).collect::<Vec<_>>(),
+                "cpu": { "threads": neuropop::cpu::threads(), "simd": simd.name(), "lanes": simd.lanes() },
+            }))?
+        );
     } else {
-        println!("built without the `gpu` feature: CPU path only");
+        println!(
+            "built without the `gpu` feature: CPU path only ({} threads, {})",
+            neuropop::cpu::threads(),
+            simd.name()
+        );
     }
     Ok(())
+}
+
+fn selftest(quick: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let simd = neuropop::simd::level();
+    if !json {
+        println!(
+            "neuropop {} selftest: CPU path {} threads, {}",
+            neuropop::VERSION,
+            neuropop::cpu::threads(),
+            simd.name()
+        );
+        println!(
+            "{:<28} {:<52} {:>9} {:>8} {:>10} {:>10} {:>10} {:>6}  result",
+            "kernel", "workload", "values", "differ", "max|diff|", "GPU /s", "CPU /s", "CPU/GPU"
+        );
+    }
+    let mut adapter = String::new();
+    let t = neuropop::selftest::run(quick, |c| {
+        if json {
+            return;
+        }
+        if c.adapter != adapter {
+            adapter = c.adapter.clone();
+            println!("adapter {adapter}:");
+        }
+        println!(
+            "{:<28} {:<52} {:>9} {:>8} {:>10.2e} {:>10.2e} {:>10.2e} {:>6.1}  {}",
+            c.kernel,
+            c.workload,
+            c.values,
+            c.values_differing,
+            c.max_abs_diff,
+            c.gpu_rate(),
+            c.cpu_rate(),
+            c.cpu_rate() / c.gpu_rate().max(1e-30),
+            match (c.ok, c.exact) {
+                (true, true) => "ok (identical)".to_string(),
+                (true, false) => format!("ok (means within {:.0e})", c.mean_tolerance),
+                (false, true) => "FAILED: values differ".to_string(),
+                (false, false) => format!(
+                    "FAILED: means differ by {:.1e} > {:.0e}",
+                    c.max_mean_rel_diff, c.mean_tolerance
+                ),
+            }
+        );
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&t)?);
+    } else {
+        for (a, e) in &t.adapters {
+            if let Some(e) = e {
+                println!("adapter {} could not be opened: {e}", a.name);
+            }
+        }
+        if t.adapters.is_empty() {
+            println!("no GPU adapter: nothing to compare the CPU path with (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers)");
+        }
+        println!(
+            "{} checks in {:.1} s: {}",
+            t.checks.len(),
+            t.seconds,
+            if t.ok { "all passed" } else { "FAILED" }
+        );
+    }
+    Ok(if t.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `START:STOP:NUM` (NUM evenly spaced values, ends included; NUM = 1 gives START, as numpy's

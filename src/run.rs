@@ -93,6 +93,17 @@ impl Model {
         }
     }
 
+    /// What it computes, for `--backend auto`.
+    pub fn workload(&self) -> crate::backend::Workload {
+        use crate::backend::Workload;
+        match self {
+            Model::Rate(_) => Workload::Rate,
+            Model::Meso(_) => Workload::GifPop,
+            Model::Spiking(_) => Workload::Spiking,
+            Model::Lif(_) => Workload::Lif,
+        }
+    }
+
     /// Runs on `backend`, recording into `rec`.
     pub fn run(
         &self,
@@ -269,7 +280,8 @@ pub fn run_spec(
     for w in level_warnings.iter().chain(model.warnings()) {
         eprintln!("neuropop: warning: {w}");
     }
-    let backend = Backend::resolve(spec.simulation.backend)?;
+    let (backend, backend_reason) =
+        Backend::resolve_for(spec.simulation.backend, model.workload())?;
     let mut dir = OutputDir::create(out, spec.record.plots)?;
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -300,6 +312,8 @@ pub fn run_spec(
         })?,
         seed: spec.simulation.seed,
         backend: backend.name().to_string(),
+        backend_reason,
+        cpu_simd: crate::simd::level().name().to_string(),
         adapter: backend.adapter(),
         cpu_threads: crate::cpu::threads(),
         replicas: report.replicas,

@@ -309,10 +309,19 @@ fn devices_lists_adapters_as_json() {
     let o = neuropop(&["devices", "--json"]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    let list = v.as_array().expect("array");
+    let list = v["adapters"].as_array().expect("adapters");
+    let auto = v["auto"].as_array().expect("auto");
+    assert_eq!(auto.len(), 5, "{v}");
+    assert!(["avx512", "avx2", "baseline"].contains(&v["cpu"]["simd"].as_str().expect("simd")));
     if common::gpu().is_some() {
         assert!(!list.is_empty());
         assert!(list[0]["name"].is_string() && list[0]["backend"].is_string());
+        // On a software adapter `auto` runs every model where it is faster: the CPU path.
+        if list[0]["device_type"] == "Cpu" {
+            for a in auto {
+                assert_eq!(a["backend"], "cpu", "{a}");
+            }
+        }
     }
 }
 
@@ -528,4 +537,36 @@ fn moments_takes_single_values() {
     let o = neuropop(&["moments", "--mu", "1:2:0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--mu `1:2:0`"));
+}
+
+#[test]
+fn selftest_compares_every_kernel_with_the_cpu_path() {
+    let Some(_) = common::gpu() else { return };
+    let o = neuropop(&["selftest", "--quick", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["ok"], true);
+    let checks = v["checks"].as_array().expect("checks");
+    let kernels: std::collections::BTreeSet<&str> =
+        checks.iter().filter_map(|c| c["kernel"].as_str()).collect();
+    for k in [
+        "rng_u32",
+        "rng_sample",
+        "math_eval",
+        "scatter_add",
+        "moment_activation",
+        "rate_step",
+        "lif_step",
+        "gif_pop_step",
+        "neuron_step + deliver_spikes",
+    ] {
+        assert!(kernels.contains(k), "{k} not checked: {kernels:?}");
+    }
+    for c in checks {
+        assert!(c["values"].as_u64().expect("values") > 100, "{c}");
+        // Software adapters (lavapipe) compute the CPU path's bits.
+        if c["exact"] == true {
+            assert_eq!(c["values_differing"], 0, "{c}");
+        }
+    }
 }

@@ -67,36 +67,63 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
     adapters.iter().map(|a| summary(&a.get_info())).collect()
 }
 
+/// The adapter `GpuContext::new` opens: the best one, or the first whose name contains
+/// `NEUROPOP_ADAPTER` (case-insensitive).
+fn pick_adapter() -> Result<wgpu::Adapter> {
+    let mut adapters = pollster::block_on(instance().enumerate_adapters(backends()));
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    let wanted = std::env::var("NEUROPOP_ADAPTER")
+        .ok()
+        .filter(|s| !s.is_empty());
+    match &wanted {
+        Some(w) => {
+            let w = w.to_lowercase();
+            adapters
+                .into_iter()
+                .find(|a| a.get_info().name.to_lowercase().contains(&w))
+                .ok_or_else(|| Error::NoAdapter {
+                    detail: format!(" whose name contains NEUROPOP_ADAPTER=`{w}`"),
+                })
+        }
+        None => adapters.into_iter().next().ok_or(Error::NoAdapter {
+            detail: String::new(),
+        }),
+    }
+}
+
+/// Every adapter wgpu can see, best first, each with a device opened on it (or why not).
+pub fn open_all() -> Vec<(AdapterSummary, Result<Arc<GpuContext>>)> {
+    let mut adapters = pollster::block_on(instance().enumerate_adapters(backends()));
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    adapters
+        .into_iter()
+        .map(|a| {
+            let s = summary(&a.get_info());
+            (s, GpuContext::from_adapter(a).map(Arc::new))
+        })
+        .collect()
+}
+
+/// The adapter `--backend gpu` would use, without opening a device on it.
+pub fn chosen_adapter() -> Result<AdapterSummary> {
+    if let Some(Ok(ctx)) = SHARED.get() {
+        return Ok(ctx.info().clone());
+    }
+    pick_adapter().map(|a| summary(&a.get_info()))
+}
+
+static SHARED: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+
 impl GpuContext {
     /// Opens the best adapter (or the first whose name contains `NEUROPOP_ADAPTER`,
     /// case-insensitive) with the adapter's own limits, so large buffers work on real GPUs.
     pub fn new() -> Result<Self> {
-        let mut adapters = pollster::block_on(instance().enumerate_adapters(backends()));
-        adapters.sort_by_key(|a| rank(&a.get_info()));
-        let wanted = std::env::var("NEUROPOP_ADAPTER")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let adapter = match &wanted {
-            Some(w) => {
-                let w = w.to_lowercase();
-                adapters
-                    .into_iter()
-                    .find(|a| a.get_info().name.to_lowercase().contains(&w))
-                    .ok_or_else(|| Error::NoAdapter {
-                        detail: format!(" whose name contains NEUROPOP_ADAPTER=`{w}`"),
-                    })?
-            }
-            None => adapters.into_iter().next().ok_or(Error::NoAdapter {
-                detail: String::new(),
-            })?,
-        };
-        Self::from_adapter(adapter)
+        Self::from_adapter(pick_adapter()?)
     }
 
     /// The process-wide context, opened on first use: pipelines and the device are shared by
     /// every run in the process (tests included) instead of being rebuilt.
     pub fn shared() -> Result<Arc<Self>> {
-        static SHARED: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
         match SHARED.get_or_init(|| Self::new().map(Arc::new).map_err(|e| e.to_string())) {
             Ok(ctx) => Ok(ctx.clone()),
             Err(msg) if msg.starts_with("no GPU adapter") => Err(Error::NoAdapter {

@@ -12,6 +12,6 @@ pub mod probes;
 mod runner;
 
 pub use buffers::BufferSpec;
-pub use context::{list_adapters, GpuContext};
+pub use context::{chosen_adapter, list_adapters, open_all, GpuContext};
 pub use pipeline::Pipeline;
 pub use runner::KernelRunner;

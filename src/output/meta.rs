@@ -31,6 +31,11 @@ pub struct Meta {
     pub seed: u64,
     /// "gpu" or "cpu".
     pub backend: String,
+    /// Why `--backend auto` chose it (absent when the backend was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_reason: Option<String>,
+    /// The CPU path's SIMD level (`avx512`, `avx2`, `baseline`).
+    pub cpu_simd: String,
     /// The GPU adapter (absent on the CPU path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterSummary>,
