@@ -376,3 +376,121 @@ fn brunel_warm_up() -> String {
         .replace("first = 50", "first = 5")
         .replace("windows = [[100.0, 1000.0]]", "")
 }
+
+/// The building blocks of the CPU path at its SIMD level, on one thread: the elementary
+/// functions, a division, Philox blocks, and memory bandwidth. Each is the limit of the
+/// kernels built on it; the performance documentation divides kernel figures by them.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockRate {
+    /// What was measured.
+    pub block: &'static str,
+    /// Results per second on one core.
+    pub per_s: f64,
+    /// Nanoseconds per result on one core.
+    pub ns: f64,
+}
+
+/// Runs `f` over an L1-resident array until about 0.2 s have passed; results per second.
+/// Inlined, so `f` is compiled with the SIMD level of the caller.
+#[inline(always)]
+fn per_second(len: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed().as_secs_f64() < 0.2 {
+        for _ in 0..64 {
+            f();
+        }
+        n += 64;
+    }
+    (n as f64 * len as f64) / t.elapsed().as_secs_f64()
+}
+
+struct Blocks;
+
+impl crate::simd::Lanes for Blocks {
+    type Output = Vec<BlockRate>;
+
+    #[inline(always)]
+    fn run<const W: usize>(self) -> Vec<BlockRate> {
+        use crate::math;
+        const N: usize = 4096;
+        let x: Vec<f32> = (0..N).map(|i| (i as f32 / N as f32) * 4.0 - 2.0).collect();
+        let pos: Vec<f32> = (0..N).map(|i| (i as f32 + 1.0) / N as f32).collect();
+        let mut y = vec![0f32; N];
+        let mut out = Vec::new();
+        let mut rate = |block: &'static str, per_s: f64| {
+            out.push(BlockRate {
+                block,
+                per_s,
+                ns: 1e9 / per_s,
+            })
+        };
+        rate(
+            "exp",
+            per_second(N, || {
+                for (o, v) in y.iter_mut().zip(&x) {
+                    *o = math::exp(*v);
+                }
+                std::hint::black_box(&y);
+            }),
+        );
+        rate(
+            "ln",
+            per_second(N, || {
+                for (o, v) in y.iter_mut().zip(&pos) {
+                    *o = math::ln(*v);
+                }
+                std::hint::black_box(&y);
+            }),
+        );
+        rate(
+            "sincos",
+            per_second(N, || {
+                for (o, v) in y.iter_mut().zip(&x) {
+                    let (s, c) = math::sincos(*v);
+                    *o = s + c;
+                }
+                std::hint::black_box(&y);
+            }),
+        );
+        rate(
+            "division 1 / (1 + x)",
+            per_second(N, || {
+                for (o, v) in y.iter_mut().zip(&pos) {
+                    *o = 1.0 / (1.0 + *v);
+                }
+                std::hint::black_box(&y);
+            }),
+        );
+        let mut words = vec![0u32; N];
+        rate(
+            "Philox4x32-10 block",
+            per_second(N, || {
+                for (i, o) in words.iter_mut().enumerate() {
+                    let b = philox4x32_10([i as u32, 7, 1, 0], [3, 4]);
+                    *o = b[0] ^ b[1] ^ b[2] ^ b[3];
+                }
+                std::hint::black_box(&words);
+            }),
+        );
+        // Memory: one read and one write per f32 of arrays far larger than the caches.
+        let big = 1usize << 25;
+        let src = vec![1f32; big];
+        let mut dst = vec![0f32; big];
+        let copies = per_second(big, || {
+            for (d, s) in dst.iter_mut().zip(&src) {
+                *d = *s * 1.5;
+            }
+            std::hint::black_box(&dst);
+        });
+        rate("memory: bytes read + written", copies * 8.0);
+        let _ = W;
+        out
+    }
+}
+
+/// [`BlockRate`]s at the CPU path's SIMD level.
+pub fn simd_blocks() -> Vec<BlockRate> {
+    crate::simd::dispatch(Blocks)
+}

@@ -97,7 +97,8 @@ enum Command {
     },
     /// Throughput of each kernel on the GPU and the CPU path, and their ratio.
     Bench {
-        /// Which kernel: rng, scatter, rate, gif_pop, gif_psc_exp, brunel_lif or all.
+        /// Which kernel: rng, scatter, rate, gif_pop, gif_psc_exp, brunel_lif or all; simd:
+        /// the CPU path's building blocks (exp, ln, sincos, division, Philox, memory) on one core.
         #[arg(default_value = "all")]
         kernel: String,
         /// Replicas of the gif_pop benchmark on the GPU (the CPU path runs a sixteenth).
@@ -377,6 +378,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             backend,
             json,
         } => {
+            if kernel == "simd" {
+                let blocks = neuropop::bench::simd_blocks();
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&blocks)?);
+                } else {
+                    println!(
+                        "CPU building blocks on one core at {} ({} f32 lanes):",
+                        neuropop::simd::level().name(),
+                        neuropop::simd::level().lanes()
+                    );
+                    for b in &blocks {
+                        println!("  {:<30} {:>10.3e} /s  {:>8.3} ns", b.block, b.per_s, b.ns);
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if ![
                 "rng",
                 "scatter",
@@ -390,7 +407,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             {
                 return Err(neuropop::Error::InvalidArgument(format!(
                     "bench `{kernel}`: expected rng, scatter, rate, gif_pop, gif_psc_exp, \
-                     brunel_lif or all"
+                     brunel_lif, simd or all"
                 ))
                 .into());
             }

@@ -340,6 +340,11 @@ pub fn run(quick: bool, mut report: impl FnMut(&Check)) -> Result<SelfTest> {
     }
     #[cfg(not(feature = "gpu"))]
     let _ = (&mut report, quick);
+    if crate::backend::gpu_required() && !adapters.iter().any(|(_, e)| e.is_none()) {
+        return Err(crate::error::Error::NoAdapter {
+            detail: " (NEUROPOP_REQUIRE_GPU is set)".into(),
+        });
+    }
     Ok(SelfTest {
         version: crate::VERSION.to_string(),
         cpu_threads: crate::cpu::threads(),
@@ -499,7 +504,12 @@ fn probe_checks(
     for (f, lo, hi, name) in [
         (MathFn::Exp, -80.0f32, 80.0f32, "exp"),
         (MathFn::Log, 1e-30, 1e30, "log"),
-        (MathFn::Sin, -std::f32::consts::TAU, std::f32::consts::TAU, "sin"),
+        (
+            MathFn::Sin,
+            -std::f32::consts::TAU,
+            std::f32::consts::TAU,
+            "sin",
+        ),
     ] {
         let n = 1usize << 16;
         let x: Vec<f32> = (0..n)

@@ -462,17 +462,25 @@ fn rate_block<const W: usize>(b: RateBlock<'_>) {
             }
             let k1 = kb + lstep + 1;
             for m in 0..np {
+                // Each lane loop free of branches, so it is one vector operation (a branch
+                // inside splits it into scalar and partial pieces, whose narrow stores stall
+                // the wide loads that follow).
+                let sum_now = summ && k1 >= cfg.summary_from;
+                let mut rn = r[m];
                 for l in 0..W {
-                    r[m][l] += dt_tau[m][l] * (f[m][l] - r[m][l]);
-                    if noise {
-                        eta[m][l] =
-                            eta[m][l] * ou_decay[m][l] + ou_amp[m][l] * z[m][lstep as usize][l];
+                    rn[l] += dt_tau[m][l] * (f[m][l] - rn[l]);
+                }
+                r[m] = rn;
+                if noise {
+                    let zm = &z[m][lstep as usize];
+                    for l in 0..W {
+                        eta[m][l] = eta[m][l] * ou_decay[m][l] + ou_amp[m][l] * zm[l];
                     }
                 }
-                if summ && k1 >= cfg.summary_from {
+                if sum_now {
                     summarize_lanes::<W>(
                         cfg,
-                        &r[m],
+                        &rn,
                         k1,
                         (&mut s_sum[m], &mut s_sblock[m], &mut s_block[m]),
                         (&mut s_above[m], &mut s_cross[m], &mut s_side[m]),
