@@ -265,7 +265,7 @@ pub fn gif_pop(backend: &Backend, gpu_replicas: u64, cpu_replicas: u64) -> Resul
     let (name, workload) = if gpu_replicas == 1 && cpu_replicas == 1 {
         (
             "gif_pop_step, one network (Brunel GIF network, 2 populations, 2000 ms)",
-            "one replica per run on each path (latency); NEST 3.10 (1 thread, this machine) needs 0.33-0.58 s".to_string(),
+            "one replica per run on each path (latency); NEST 3.10 (1 thread, this machine) needs 0.30-0.58 s".to_string(),
         )
     } else {
         (
