@@ -18,8 +18,9 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-/// Runs `spec` on the CPU path with `level` and `threads`; returns the output directory.
-fn run(spec: &Path, out: &Path, level: Level, threads: usize) -> PathBuf {
+/// Runs `spec` on the CPU path with `level` and `threads` (and `extra` arguments); returns the
+/// output directory.
+fn run(spec: &Path, out: &Path, level: Level, threads: usize, extra: &[&str]) -> PathBuf {
     let o = Command::new(env!("CARGO_BIN_EXE_neuropop"))
         .args([
             "run",
@@ -28,6 +29,7 @@ fn run(spec: &Path, out: &Path, level: Level, threads: usize) -> PathBuf {
             "cpu",
             "--no-plots",
         ])
+        .args(extra)
         .args(["--out", out.to_str().unwrap()])
         .env("NEUROPOP_SIMD", level.name())
         .env("NEUROPOP_THREADS", threads.to_string())
@@ -60,13 +62,24 @@ fn arrays(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Runs `text` at every level and thread count and compares every array with the first run.
 fn same_bits_everywhere(name: &str, text: &str) {
+    same_bits_everywhere_with(name, text, &[]);
+}
+
+/// [`same_bits_everywhere`] with extra `neuropop run` arguments.
+fn same_bits_everywhere_with(name: &str, text: &str, extra: &[&str]) {
     let dir = tmp(name);
     let spec = dir.join("spec.toml");
     std::fs::write(&spec, text).expect("spec");
     let mut runs = Vec::new();
     for (i, level) in Level::available().into_iter().rev().enumerate() {
         for threads in [2, 1, 3] {
-            let out = run(&spec, &dir.join(format!("out{i}{threads}")), level, threads);
+            let out = run(
+                &spec,
+                &dir.join(format!("out{i}{threads}")),
+                level,
+                threads,
+                extra,
+            );
             runs.push((format!("{level} x {threads}"), arrays(&out)));
         }
     }
@@ -144,4 +157,84 @@ traces = [{ population = "N", variable = "V_m", first = 3, every = 2 }]
 plots = false
 "#;
     same_bits_everywhere("lif_noisy", noisy);
+}
+
+#[test]
+fn spiking_bits_do_not_depend_on_simd_level_or_threads() {
+    // gif_psc_exp with adaptation, stored fixed in-degree rows, several replicas; a neuron
+    // count per population that fills no whole register.
+    let micro = example("brunel_gif.toml")
+        .replace("replicas = 10", "replicas = 3")
+        .replace("activity_replicas = 10", "activity_replicas = 3")
+        .replace("size = 800", "size = 803")
+        .replace("size = 200", "size = 197")
+        .replace("t_end = 2000.0", "t_end = 400.0")
+        .replace("times = [1500.0]", "times = [200.0]")
+        .replace(
+            "windows = [[500.0, 1500.0], [1600.0, 2000.0]]",
+            "windows = [[100.0, 200.0], [250.0, 400.0]]",
+        );
+    same_bits_everywhere_with("gif_micro", &micro, &["--level", "micro"]);
+    // iaf_psc_delta with Poisson drive and procedural all-pairs rows next to stored ones,
+    // spike and V_m recordings.
+    let lif = r#"
+[simulation]
+dt = 0.1
+t_end = 200.0
+seed = 3
+[[population]]
+name = "E"
+model = "iaf_psc_delta"
+size = 1001
+params = { C_m = 250.0, tau_m = 20.0, t_ref = 2.0, E_L = 0.0, V_reset = 10.0, V_m = 0.0, V_th = 20.0 }
+[[population]]
+name = "I"
+model = "iaf_psc_delta"
+size = 251
+params = { C_m = 250.0, tau_m = 20.0, t_ref = 2.0, E_L = 0.0, V_reset = 10.0, V_m = 0.0, V_th = 20.0 }
+[[projection]]
+source = "E"
+target = "E"
+rule = "fixed_indegree"
+indegree = 100
+weight = 0.1
+delay = 1.5
+[[projection]]
+source = "E"
+target = "I"
+rule = "pairwise_bernoulli"
+p = 0.1
+weight = 0.1
+delay = 1.5
+connectivity = "procedural"
+[[projection]]
+source = "I"
+target = "E"
+rule = "fixed_indegree"
+indegree = 25
+weight = -0.5
+delay = 1.5
+[[projection]]
+source = "I"
+target = "I"
+rule = "all_to_all"
+weight = -0.05
+delay = 1.5
+[[stimulus]]
+kind = "poisson"
+target = "E"
+rate = 15000.0
+weight = 0.1
+[[stimulus]]
+kind = "poisson"
+target = "I"
+rate = 15000.0
+weight = 0.1
+[record]
+activity_bin = 1.0
+spikes = [{ population = "E", first = 50 }]
+traces = [{ population = "I", variable = "V_m", first = 3 }]
+plots = false
+"#;
+    same_bits_everywhere("iaf_net", lif);
 }

@@ -2,15 +2,15 @@
 //! `neuron_step` and one `deliver_spikes`; recordings of a chunk are read after it.
 
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use super::connect::Connectivity;
 use super::kernel::{
-    deliver_spikes, neuron_step, proj_mode, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port,
-    Proj, StepOut,
+    deliver_spikes, neuron_step, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port, Proj,
+    StepOut,
 };
 use super::params::NeuronCoef;
-use crate::cpu::par_chunks_mut;
+use crate::cpu::SpinBarrier;
 use crate::error::Result;
 
 /// Everything an engine needs besides per-chunk inputs.
@@ -99,6 +99,9 @@ pub struct OwnedTables {
     pub conn: Connectivity,
 }
 
+/// What one thread of the CPU path recorded in a chunk: (step, neuron) spikes, (index, V).
+type ThreadRecords = (Vec<[u32; 2]>, Vec<(usize, f32)>);
+
 /// The CPU reference path.
 pub struct CpuEngine {
     setup: EngineSetup,
@@ -147,45 +150,54 @@ impl SpikingEngine for CpuEngine {
             self.setup.model,
             [self.setup.nk[0] as usize, self.setup.nk[1] as usize],
         );
-        for cfg in cfgs {
-            let outs = Mutex::new(Vec::new());
-            let (ring, act) = (&self.ring, &self.act);
-            par_chunks_mut(&mut self.states, 1, |g0, chunk| {
-                let mut out = StepOut::default();
-                neuron_step(cfg, &tab, model, nk, g0, chunk, ring, act, &mut out);
-                if let Ok(mut o) = outs.lock() {
-                    o.push(out);
-                }
-            });
-            let outs = outs.into_inner().unwrap_or_default();
-            let spikes: Vec<[u32; 2]> =
-                outs.iter().flat_map(|o| o.spikes.iter().copied()).collect();
-            for o in outs {
-                self.rec.extend(o.rec);
-                for (i, v) in o.trace {
-                    self.trace[i] = v;
-                }
-            }
-            // Stored rows are pure increments: one thread with plain increments beats two
-            // with atomic ones. Procedural rows draw their targets (a logarithm and a Philox
-            // block per target), which is worth splitting over the threads with atomic counts.
-            let procedural = tab.proj.iter().any(|p| p.mode == proj_mode::BERNOULLI);
-            let threads = if procedural {
-                crate::cpu::threads().max(1)
-            } else {
-                1
-            };
-            if threads == 1 {
-                deliver_spikes(cfg, &tab, &spikes, &self.ring, true);
-            } else {
-                let per = spikes.len().div_ceil(threads).max(1);
-                std::thread::scope(|s| {
-                    for part in spikes.chunks(per) {
-                        let tab = &tab;
-                        let ring = &self.ring;
-                        s.spawn(move || deliver_spikes(cfg, tab, part, ring, false));
+        // One thread per part of the neurons for the whole chunk. Each block: every thread
+        // advances its neurons (which read and clear only their own ring words), then, after
+        // a barrier, delivers every thread's spikes to its own part of the targets (disjoint
+        // ring words: plain increments), and waits at a barrier before the next block.
+        let n = self.states.len();
+        let threads = crate::cpu::threads().clamp(1, n.div_ceil(64).max(1));
+        let per = n.div_ceil(threads).max(1);
+        let chunks: Vec<(usize, &mut [NeuronState])> = self
+            .states
+            .chunks_mut(per)
+            .enumerate()
+            .map(|(i, c)| (i * per, c))
+            .collect();
+        let parts = chunks.len();
+        let outs: Vec<RwLock<StepOut>> = (0..parts).map(|_| RwLock::default()).collect();
+        let results: Mutex<Vec<ThreadRecords>> = Mutex::new(Vec::new());
+        let barrier = SpinBarrier::new(parts);
+        let (ring, act) = (&self.ring, &self.act);
+        std::thread::scope(|s| {
+            for (part, (g0, chunk)) in chunks.into_iter().enumerate() {
+                let (tab, outs, barrier, results) = (&tab, &outs, &barrier, &results);
+                s.spawn(move || {
+                    let (mut rec, mut trace) = (Vec::new(), Vec::new());
+                    for cfg in cfgs {
+                        {
+                            let mut o = outs[part].write().unwrap_or_else(|e| e.into_inner());
+                            o.spikes.clear();
+                            neuron_step(cfg, tab, model, nk, g0, chunk, ring, act, &mut o);
+                            rec.append(&mut o.rec);
+                            trace.append(&mut o.trace);
+                        }
+                        barrier.wait();
+                        for o in outs {
+                            let o = o.read().unwrap_or_else(|e| e.into_inner());
+                            deliver_spikes(cfg, tab, &o.spikes, ring, part as u32, parts as u32);
+                        }
+                        barrier.wait();
+                    }
+                    if let Ok(mut r) = results.lock() {
+                        r.push((rec, trace));
                     }
                 });
+            }
+        });
+        for (rec, trace) in results.into_inner().unwrap_or_default() {
+            self.rec.extend(rec);
+            for (i, v) in trace {
+                self.trace[i] = v;
             }
         }
         Ok(())

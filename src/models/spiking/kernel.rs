@@ -6,6 +6,9 @@
 //! Counts are integers, so delivery order (atomics on the GPU, threads on the CPU) cannot
 //! change a result; weights multiply the counts inside `neuron_step` in a fixed order.
 
+// Loops over lanes index several arrays with the lane, as the shader's threads do.
+#![allow(clippy::needless_range_loop)]
+
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use bytemuck::{Pod, Zeroable};
@@ -296,19 +299,26 @@ pub struct StepOut {
     pub trace: Vec<(usize, f32)>,
 }
 
-/// `-expm1(-x)` as the shader computes it.
+/// `-expm1(-x)` as the shader computes it (both branches computed, one selected, so lanes
+/// vectorise).
+#[inline(always)]
 fn spike_probability(x: f32) -> f32 {
+    let small = x - (0.5 * x) * x;
+    let big = 1.0 - crate::math::exp(-x);
     if x < 1e-3 {
-        return x - (0.5 * x) * x;
+        small
+    } else {
+        big
     }
-    1.0 - crate::math::exp(-x)
 }
 
 const HAZARD_CLAMP: f32 = 60.0;
 
 /// CPU twin of `neuron_step` for neurons `g0 .. g0 + states.len()`: `model` and `nk`
-/// (`NSTC`, `NSFA`) are the shader's overrides. `ring` and `act` are shared between threads (each neuron touches only
-/// its own ring words; activity counts add up).
+/// (`NSTC`, `NSFA`) are the shader's overrides. `ring` and `act` are shared between threads
+/// (each neuron touches only its own ring words; activity counts add up). Consecutive neurons
+/// of one population and replica go in blocks of vector lanes (see [`crate::simd`]); each lane
+/// computes what the shader's thread of that neuron computes, in the same order.
 #[allow(clippy::too_many_arguments)]
 pub fn neuron_step(
     cfg: &NetConfig,
@@ -321,164 +331,414 @@ pub fn neuron_step(
     act: &[AtomicU32],
     out: &mut StepOut,
 ) {
-    let seed = u64::from(cfg.seed_lo) | (u64::from(cfg.seed_hi) << 32);
-    for (k, st) in states.iter_mut().enumerate() {
-        let g = (g0 + k) as u32;
-        let r = g / cfg.n_neurons;
-        let i = g - r * cfg.n_neurons;
-        let p = (1..cfg.n_pops as usize)
-            .rev()
-            .find(|&q| i >= tab.pops[q].offset)
-            .unwrap_or(0);
-        let entry = (r / cfg.replicas_per_combo) as usize * cfg.n_pops as usize + p;
-        let pop = tab.pops[entry];
-        let c = &tab.coef[entry];
-        let local = i - pop.offset;
-        let mut v = st.v;
-        let mut cur = st.i_syn;
-        let mut rc = st.refr;
-        for s in 0..cfg.n_steps {
-            let t = cfg.step0 + s;
-            let slot = t % cfg.ring_len;
-            let mut in_ex = 0f32;
-            let mut in_in = 0f32;
-            for port in &tab.ports[pop.port0 as usize..(pop.port0 + pop.n_ports) as usize] {
-                let idx = (slot * cfg.ring_row + port.base + r * pop.size + local) as usize;
-                // Only this neuron's thread touches its ring words during the step: a
-                // plain load and store, not a locked swap (several times the cost on x86).
-                let n = ring[idx].load(Relaxed);
-                ring[idx].store(0, Relaxed);
-                let w = port.weight * n as f32;
-                if port.weight >= 0.0 {
-                    in_ex += w;
-                } else {
-                    in_in += w;
-                }
-            }
-            for ps in &tab.pois[pop.pois0 as usize..(pop.pois0 + pop.n_pois) as usize] {
-                // Inversion below a mean of 10 either way, so the shader's inversion-only
-                // variant draws the same counts.
-                let mut rng = Rng::new(seed, g, t, ps.purpose);
-                let n = if ps.lambda < 10.0 {
-                    rng.poisson_inversion_p0(ps.lambda, ps.p0)
-                } else {
-                    rng.poisson(ps.lambda)
+    crate::simd::dispatch(NeuronBlocks {
+        cfg,
+        tab,
+        model,
+        nk,
+        g0,
+        states,
+        ring,
+        act,
+        out,
+    });
+}
+
+struct NeuronBlocks<'a, 'b> {
+    cfg: &'a NetConfig,
+    tab: &'a NetTables<'b>,
+    model: u32,
+    nk: [usize; 2],
+    g0: usize,
+    states: &'a mut [NeuronState],
+    ring: &'a [AtomicU32],
+    act: &'a [AtomicU32],
+    out: &'a mut StepOut,
+}
+
+impl crate::simd::Lanes for NeuronBlocks<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const W: usize>(self) {
+        let NeuronBlocks {
+            cfg,
+            tab,
+            model,
+            nk,
+            g0,
+            states,
+            ring,
+            act,
+            out,
+        } = self;
+        // Runs of neurons of one (replica, population), in blocks of W.
+        let mut k = 0;
+        while k < states.len() {
+            let g = (g0 + k) as u32;
+            let r = g / cfg.n_neurons;
+            let i = g - r * cfg.n_neurons;
+            let p = (1..cfg.n_pops as usize)
+                .rev()
+                .find(|&q| i >= tab.pops[q].offset)
+                .unwrap_or(0);
+            let left = (tab.pops[p].offset + tab.pops[p].size - i) as usize;
+            let end = (k + left).min(states.len());
+            for b in (k..end).step_by(W) {
+                let nl = (end - b).min(W);
+                let block = Block {
+                    g0: (g0 + b) as u32,
+                    nl,
+                    r,
+                    p,
                 };
-                let w = ps.weight * n as f32;
-                if ps.weight >= 0.0 {
-                    in_ex += w;
-                } else {
-                    in_in += w;
-                }
+                neuron_block::<W>(
+                    cfg,
+                    tab,
+                    model,
+                    nk,
+                    block,
+                    &mut states[b..b + nl],
+                    ring,
+                    act,
+                    out,
+                );
             }
-            let i_stim = if tab.stim.is_empty() {
-                0.0
-            } else {
-                tab.stim[((t - cfg.chunk_step0) * cfg.n_pops) as usize + p]
-            };
-            let mut spiked = false;
-            match model {
-                0 => {
-                    if rc == 0 {
-                        v = (c.p_vi * (i_stim + c.i_e) + c.p_vv * v) + (in_ex + in_in);
-                        v = v.max(c.v_min);
-                    } else {
-                        rc -= 1;
-                    }
-                    if v >= c.v_th {
-                        rc = c.refr_steps;
-                        v = c.v_reset;
-                        spiked = true;
-                    }
-                }
-                1 => {
-                    if rc == 0 {
-                        v = ((v * c.p_vv + cur[0] * c.p21_ex) + cur[1] * c.p21_in)
-                            + (c.i_e + i_stim) * c.p_vi;
-                    } else {
-                        rc -= 1;
-                    }
-                    cur = [cur[0] * c.p11_ex + in_ex, cur[1] * c.p11_in + in_in];
-                    if v >= c.v_th {
-                        rc = c.refr_steps;
-                        v = c.v_reset;
-                        spiked = true;
-                    }
-                }
-                _ => {
-                    let mut stc_sum = 0f32;
-                    let mut theta = c.v_t_star;
-                    for k in 0..nk[0] {
-                        stc_sum += st.stc[k];
-                        st.stc[k] *= c.p_stc[k];
-                    }
-                    for k in 0..nk[1] {
-                        theta += st.sfa[k];
-                        st.sfa[k] *= c.p_sfa[k];
-                    }
-                    cur = [cur[0] * c.p11_ex + in_ex, cur[1] * c.p11_in + in_in];
-                    if rc == 0 {
-                        let drive = (i_stim + c.i_e) - stc_sum;
-                        v = (((c.p_vi * drive + c.p_vv * v) + c.p_vl) + cur[0] * c.p21_ex)
-                            + cur[1] * c.p21_in;
-                        let e = ((v - theta) * c.inv_delta_v).min(HAZARD_CLAMP);
-                        let x = c.lambda_h * crate::math::exp(e);
-                        let mut rng = Rng::new(seed, g, t, Purpose::Spike.word());
-                        if x > 0.0 && rng.uniform0() < spike_probability(x) {
-                            for k in 0..nk[0] {
-                                st.stc[k] += c.q_stc[k];
-                            }
-                            for k in 0..nk[1] {
-                                st.sfa[k] += c.q_sfa[k];
-                            }
-                            rc = c.refr_steps;
-                            spiked = true;
-                        }
-                    } else {
-                        rc -= 1;
-                        v = c.v_reset;
-                    }
-                }
-            }
-            if spiked {
-                out.spikes.push([g, t]);
-                act[((t - cfg.chunk_step0) * cfg.n_rep_pops + r * cfg.n_pops) as usize + p]
-                    .fetch_add(1, Relaxed);
-                if r == 0 && local < pop.rec_spikes {
-                    out.rec.push([t, i]);
-                }
-            }
-            if cfg.n_trace > 0
-                && r == 0
-                && local < pop.trace_first
-                && t.is_multiple_of(cfg.trace_every)
-            {
-                let row = ((t - cfg.chunk_step0) / cfg.trace_every) as usize;
-                out.trace.push((
-                    row * cfg.n_trace as usize + (pop.trace_base + local) as usize,
-                    v,
-                ));
-            }
+            k = end;
         }
-        st.v = v;
-        st.i_syn = cur;
-        st.refr = rc;
     }
 }
 
-/// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes. The counts are integers,
-/// so the order of the increments does not matter; `exclusive` says that no other thread
-/// writes `ring` meanwhile, and the increments are then plain loads and stores (an atomic
-/// read-modify-write costs several times as much on x86, and stored rows are mostly
-/// increments).
+/// `W` lanes' worth of consecutive neurons of population `p` of replica `r`, the first `nl`
+/// real (the others repeat the last one and are never stored).
+#[derive(Clone, Copy)]
+struct Block {
+    g0: u32,
+    nl: usize,
+    r: u32,
+    p: usize,
+}
+
+/// The first uniform [0, 1) of the stream `(seed; g, t, purpose)` in every lane (one Philox
+/// block each, as `Rng::uniform0` would draw it).
+#[inline(always)]
+fn uniform0_lanes<const W: usize>(seed: u64, g: &[u32; W], t: u32, purpose: u32) -> [f32; W] {
+    let key = crate::rng::seed_key(seed);
+    let mut u = [0f32; W];
+    for l in 0..W {
+        let x = crate::rng::philox4x32_10([g[l], t, purpose, 0], key);
+        u[l] = crate::rng::u32_to_uniform0(x[0]);
+    }
+    u
+}
+
+/// `poisson_inversion_p0` in every lane: Poisson(lam) by inversion from the uniforms `u`,
+/// each lane's search exactly the scalar one (lanes that are done keep their count).
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // the scalar search's NaN behaviour, exactly
+fn poisson_inversion_lanes<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> [u32; W] {
+    const INV_2_24: f32 = 1.0 / 16_777_216.0;
+    let mut u = *u0;
+    let mut p = [p0; W];
+    let mut k = [0u32; W];
+    let mut active = [true; W];
+    loop {
+        let mut any = false;
+        for l in 0..W {
+            let stop = u[l] < p[l] || k[l] >= 1000;
+            active[l] &= !stop;
+            any |= active[l];
+        }
+        if !any {
+            return k;
+        }
+        for l in 0..W {
+            let (ul, pl, kl, a) = (u[l], p[l], k[l], active[l]);
+            let u1 = ul - pl;
+            let k1 = kl + 1;
+            let p1 = pl * lam / k1 as f32;
+            u[l] = if a { u1 } else { ul };
+            k[l] = if a { k1 } else { kl };
+            p[l] = if a { p1 } else { pl };
+            active[l] = a && !(p1 < u1 * INV_2_24);
+        }
+    }
+}
+
+/// The block's neurons through the call's steps.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn neuron_block<const W: usize>(
+    cfg: &NetConfig,
+    tab: &NetTables<'_>,
+    model: u32,
+    nk: [usize; 2],
+    b: Block,
+    states: &mut [NeuronState],
+    ring: &[AtomicU32],
+    act: &[AtomicU32],
+    out: &mut StepOut,
+) {
+    let seed = u64::from(cfg.seed_lo) | (u64::from(cfg.seed_hi) << 32);
+    let entry = (b.r / cfg.replicas_per_combo) as usize * cfg.n_pops as usize + b.p;
+    let pop = tab.pops[entry];
+    let c = &tab.coef[entry];
+    let nl = b.nl;
+    let last = nl.saturating_sub(1);
+    let g: [u32; W] = std::array::from_fn(|l| b.g0 + l.min(last) as u32);
+    let local0 = b.g0 - b.r * cfg.n_neurons - pop.offset;
+    let st = |l: usize| &states[l.min(last)];
+    let mut v: [f32; W] = std::array::from_fn(|l| st(l).v);
+    let mut cur: [[f32; W]; 2] = std::array::from_fn(|j| std::array::from_fn(|l| st(l).i_syn[j]));
+    let mut rc: [u32; W] = std::array::from_fn(|l| st(l).refr);
+    let mut stc = [[0f32; W]; MAX_KERNELS];
+    let mut sfa = [[0f32; W]; MAX_KERNELS];
+    for j in 0..MAX_KERNELS {
+        stc[j] = std::array::from_fn(|l| st(l).stc[j]);
+        sfa[j] = std::array::from_fn(|l| st(l).sfa[j]);
+    }
+    let ports = &tab.ports[pop.port0 as usize..(pop.port0 + pop.n_ports) as usize];
+    let pois = &tab.pois[pop.pois0 as usize..(pop.pois0 + pop.n_pois) as usize];
+    for s in 0..cfg.n_steps {
+        let t = cfg.step0 + s;
+        let slot = t % cfg.ring_len;
+        let mut in_ex = [0f32; W];
+        let mut in_in = [0f32; W];
+        for port in ports {
+            let base = (slot * cfg.ring_row + port.base + b.r * pop.size + local0) as usize;
+            // Only this neuron's thread touches its ring words during the step: a plain load
+            // and store, not a locked swap (several times the cost on x86).
+            let mut n = [0u32; W];
+            for (l, nl_) in n.iter_mut().enumerate().take(nl) {
+                *nl_ = ring[base + l].load(Relaxed);
+                ring[base + l].store(0, Relaxed);
+            }
+            let acc = if port.weight >= 0.0 {
+                &mut in_ex
+            } else {
+                &mut in_in
+            };
+            for l in 0..W {
+                acc[l] += port.weight * n[l] as f32;
+            }
+        }
+        for ps in pois {
+            // Inversion below a mean of 10 either way, so the shader's inversion-only
+            // variant draws the same counts.
+            let n: [u32; W] = if ps.lambda < 10.0 {
+                let u = uniform0_lanes::<W>(seed, &g, t, ps.purpose);
+                poisson_inversion_lanes::<W>(&u, ps.lambda, ps.p0)
+            } else {
+                std::array::from_fn(|l| Rng::new(seed, g[l], t, ps.purpose).poisson(ps.lambda))
+            };
+            let acc = if ps.weight >= 0.0 {
+                &mut in_ex
+            } else {
+                &mut in_in
+            };
+            for l in 0..W {
+                acc[l] += ps.weight * n[l] as f32;
+            }
+        }
+        let i_stim = if tab.stim.is_empty() {
+            0.0
+        } else {
+            tab.stim[((t - cfg.chunk_step0) * cfg.n_pops) as usize + b.p]
+        };
+        let mut spiked = [false; W];
+        match model {
+            0 => {
+                for l in 0..W {
+                    let (vl, rl) = (v[l], rc[l]);
+                    let v1 = ((c.p_vi * (i_stim + c.i_e) + c.p_vv * vl) + (in_ex[l] + in_in[l]))
+                        .max(c.v_min);
+                    let free = rl == 0;
+                    let v2 = if free { v1 } else { vl };
+                    let r2 = if free { rl } else { rl.wrapping_sub(1) };
+                    let spk = v2 >= c.v_th;
+                    v[l] = if spk { c.v_reset } else { v2 };
+                    rc[l] = if spk { c.refr_steps } else { r2 };
+                    spiked[l] = spk;
+                }
+            }
+            1 => {
+                for l in 0..W {
+                    let (vl, rl, ce, ci) = (v[l], rc[l], cur[0][l], cur[1][l]);
+                    let v1 =
+                        ((vl * c.p_vv + ce * c.p21_ex) + ci * c.p21_in) + (c.i_e + i_stim) * c.p_vi;
+                    let free = rl == 0;
+                    let v2 = if free { v1 } else { vl };
+                    let r2 = if free { rl } else { rl.wrapping_sub(1) };
+                    cur[0][l] = ce * c.p11_ex + in_ex[l];
+                    cur[1][l] = ci * c.p11_in + in_in[l];
+                    let spk = v2 >= c.v_th;
+                    v[l] = if spk { c.v_reset } else { v2 };
+                    rc[l] = if spk { c.refr_steps } else { r2 };
+                    spiked[l] = spk;
+                }
+            }
+            _ => {
+                let mut stc_sum = [0f32; W];
+                let mut theta = [c.v_t_star; W];
+                for k in 0..nk[0] {
+                    for l in 0..W {
+                        stc_sum[l] += stc[k][l];
+                        stc[k][l] *= c.p_stc[k];
+                    }
+                }
+                for k in 0..nk[1] {
+                    for l in 0..W {
+                        theta[l] += sfa[k][l];
+                        sfa[k][l] *= c.p_sfa[k];
+                    }
+                }
+                let mut x = [0f32; W];
+                for l in 0..W {
+                    let (vl, ce, ci) = (v[l], cur[0][l], cur[1][l]);
+                    let ce1 = ce * c.p11_ex + in_ex[l];
+                    let ci1 = ci * c.p11_in + in_in[l];
+                    cur[0][l] = ce1;
+                    cur[1][l] = ci1;
+                    let drive = (i_stim + c.i_e) - stc_sum[l];
+                    let v1 = (((c.p_vi * drive + c.p_vv * vl) + c.p_vl) + ce1 * c.p21_ex)
+                        + ci1 * c.p21_in;
+                    let e = ((v1 - theta[l]) * c.inv_delta_v).min(HAZARD_CLAMP);
+                    x[l] = c.lambda_h * crate::math::exp(e);
+                    v[l] = if rc[l] == 0 { v1 } else { c.v_reset };
+                }
+                let u = uniform0_lanes::<W>(seed, &g, t, Purpose::Spike.word());
+                for l in 0..W {
+                    let (xl, rl) = (x[l], rc[l]);
+                    let prob = spike_probability(xl);
+                    let spk = rl == 0 && xl > 0.0 && u[l] < prob;
+                    rc[l] = if spk {
+                        c.refr_steps
+                    } else if rl == 0 {
+                        rl
+                    } else {
+                        rl.wrapping_sub(1)
+                    };
+                    spiked[l] = spk;
+                }
+                for k in 0..nk[0] {
+                    for l in 0..W {
+                        let (a, q) = (stc[k][l], stc[k][l] + c.q_stc[k]);
+                        stc[k][l] = if spiked[l] { q } else { a };
+                    }
+                }
+                for k in 0..nk[1] {
+                    for l in 0..W {
+                        let (a, q) = (sfa[k][l], sfa[k][l] + c.q_sfa[k]);
+                        sfa[k][l] = if spiked[l] { q } else { a };
+                    }
+                }
+            }
+        }
+        if spiked[..nl].iter().fold(false, |a, &s| a | s) {
+            for l in 0..nl {
+                if !spiked[l] {
+                    continue;
+                }
+                out.spikes.push([g[l], t]);
+                act[((t - cfg.chunk_step0) * cfg.n_rep_pops + b.r * cfg.n_pops) as usize + b.p]
+                    .fetch_add(1, Relaxed);
+                let local = local0 + l as u32;
+                if b.r == 0 && local < pop.rec_spikes {
+                    out.rec.push([t, g[l] - b.r * cfg.n_neurons]);
+                }
+            }
+        }
+        if cfg.n_trace > 0
+            && b.r == 0
+            && local0 < pop.trace_first
+            && t.is_multiple_of(cfg.trace_every)
+        {
+            let row = ((t - cfg.chunk_step0) / cfg.trace_every) as usize;
+            for l in 0..nl {
+                let local = local0 + l as u32;
+                if local < pop.trace_first {
+                    out.trace.push((
+                        row * cfg.n_trace as usize + (pop.trace_base + local) as usize,
+                        v[l],
+                    ));
+                }
+            }
+        }
+    }
+    for (l, st) in states.iter_mut().enumerate().take(nl) {
+        st.v = v[l];
+        st.i_syn = [cur[0][l], cur[1][l]];
+        st.refr = rc[l];
+        for k in 0..MAX_KERNELS {
+            st.stc[k] = stc[k][l];
+            st.sfa[k] = sfa[k][l];
+        }
+    }
+}
+
+/// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes, restricted to part `part`
+/// of `parts` of every target population (targets `j` with
+/// `tgt_size part / parts <= j < tgt_size (part + 1) / parts`): threads that each take one part
+/// write disjoint ring words, so they increment with plain loads and stores and together add
+/// the same counts. Stored rows are sorted by target (the host build fills them in target
+/// order), so a part of a row is found by a short search. Procedural rows regenerate only the
+/// segments of targets (each its own random stream) that reach into the part.
 pub fn deliver_spikes(
     cfg: &NetConfig,
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
-    exclusive: bool,
+    part: u32,
+    parts: u32,
+) {
+    // Compiled for the CPU's SIMD level: a procedural row's `floor` and `ln` are then single
+    // instructions instead of library calls.
+    crate::simd::dispatch(Deliver {
+        cfg,
+        tab,
+        spikes,
+        ring,
+        part,
+        parts,
+    });
+}
+
+struct Deliver<'a, 'b> {
+    cfg: &'a NetConfig,
+    tab: &'a NetTables<'b>,
+    spikes: &'a [[u32; 2]],
+    ring: &'a [AtomicU32],
+    part: u32,
+    parts: u32,
+}
+
+impl crate::simd::Lanes for Deliver<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const W: usize>(self) {
+        deliver_part(
+            self.cfg,
+            self.tab,
+            self.spikes,
+            self.ring,
+            self.part,
+            self.parts,
+        );
+    }
+}
+
+#[inline(always)]
+fn deliver_part(
+    cfg: &NetConfig,
+    tab: &NetTables<'_>,
+    spikes: &[[u32; 2]],
+    ring: &[AtomicU32],
+    part: u32,
+    parts: u32,
 ) {
     let seed = u64::from(cfg.seed_lo) | (u64::from(cfg.seed_hi) << 32);
+    let parts = parts.max(1);
     for &[g, t] in spikes {
         let r = g / cfg.n_neurons;
         let i = g - r * cfg.n_neurons;
@@ -489,34 +749,43 @@ pub fn deliver_spikes(
         let pop = tab.pops[p];
         let local = i - pop.offset;
         for pr in &tab.proj[pop.out0 as usize..(pop.out0 + pop.n_out) as usize] {
+            let lo_j = (u64::from(pr.tgt_size) * u64::from(part) / u64::from(parts)) as u32;
+            let hi_j = (u64::from(pr.tgt_size) * u64::from(part + 1) / u64::from(parts)) as u32;
             let slot = (t + pr.delay) % cfg.ring_len;
-            let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
+            let base = (slot * cfg.ring_row + pr.port_base + r * pr.tgt_size) as usize;
+            // This part's words: nobody else writes them during delivery.
             let add = |j: u32| {
-                let w = &ring[(base + j) as usize];
-                if exclusive {
-                    w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
-                } else {
-                    w.fetch_add(1, Relaxed);
-                }
+                let w = &ring[base + j as usize];
+                w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
             };
             match pr.mode {
                 proj_mode::STORED => {
                     let row = (pr.row0 + r * pop.size + local) as usize;
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
-                    tab.syn[lo..hi].iter().for_each(|&j| add(j));
+                    let targets = &tab.syn[lo..hi];
+                    let a = lower_bound_near(targets, lo_j, pr.tgt_size);
+                    let b = lower_bound_near(targets, hi_j, pr.tgt_size);
+                    targets[a..b].iter().for_each(|&j| add(j));
                 }
-                proj_mode::ALL_TO_ALL => (0..pr.tgt_size)
+                proj_mode::ALL_TO_ALL => (lo_j..hi_j)
                     .filter(|&j| !(pr.forbid_self == 1 && j == local))
                     .for_each(add),
                 proj_mode::ONE_TO_ONE => {
-                    if pr.forbid_self == 0 {
+                    if pr.forbid_self == 0 && (lo_j..hi_j).contains(&local) {
                         add(local);
                     }
                 }
                 _ => {
-                    let n_seg = pr.tgt_size.div_ceil(pr.seg_len);
-                    for sg in 0..n_seg {
-                        bernoulli_segment(seed, g, pr, sg, local, &add);
+                    // Procedural rows: each segment of targets has its own stream, so a part
+                    // regenerates only the segments that reach into it.
+                    let in_part = |j: u32| {
+                        if (lo_j..hi_j).contains(&j) {
+                            add(j);
+                        }
+                    };
+                    let seg = pr.seg_len.max(1);
+                    for sg in lo_j / seg..hi_j.div_ceil(seg) {
+                        bernoulli_segment(seed, g, pr, sg, local, &in_part);
                     }
                 }
             }
@@ -524,26 +793,60 @@ pub fn deliver_spikes(
     }
 }
 
+/// The first index of the sorted `targets` (drawn from `0..n`) holding a value >= `x`. A row's
+/// targets are about uniform over `0..n`, so the search starts where `x` would sit and walks
+/// from there: a binary search would touch a cold cache line at every probe of the synapse
+/// array, the walk touches the one or two it then reads anyway.
+#[inline(always)]
+fn lower_bound_near(targets: &[u32], x: u32, n: u32) -> usize {
+    let len = targets.len();
+    let mut i = ((len as u64 * u64::from(x)) / u64::from(n.max(1))) as usize;
+    i = i.min(len);
+    while i < len && targets[i] < x {
+        i += 1;
+    }
+    while i > 0 && targets[i - 1] >= x {
+        i -= 1;
+    }
+    i
+}
+
 /// The targets of segment `sg` of a procedural `pairwise_bernoulli` projection for source
 /// neuron `g` (index `local` in its population): geometric gaps from the stream
-/// (seed; g, projection, 3 + 256 (sg + 1)), as `bernoulli_segment` in the shader.
+/// (seed; g, projection, 3 + 256 (sg + 1)), as `bernoulli_segment` in the shader. The gaps do
+/// not depend on where the walk stands, so the four of each Philox block are drawn together
+/// (one vector of `ln`) and then walked in order; draws past the end of the segment are
+/// unused. (Sparse rows end after a draw or two, so larger batches cost more than they save.)
+#[inline(always)]
 pub fn bernoulli_segment(seed: u64, g: u32, pr: &Proj, sg: u32, local: u32, add: &impl Fn(u32)) {
-    let mut rng = Rng::new(seed, g, pr.index, Purpose::Connect.word() + 256 * (sg + 1));
+    const BATCH: usize = 4;
+    let key = crate::rng::seed_key(seed);
+    let purpose = Purpose::Connect.word() + 256 * (sg + 1);
     let hi = pr.tgt_size.min((sg + 1) * pr.seg_len);
     let mut j = sg * pr.seg_len;
+    let mut block = 0u32;
     loop {
-        let u = rng.uniform();
-        let gap = (crate::math::ln(u) * pr.inv_log_q).floor();
-        if gap >= (hi - j) as f32 {
-            break;
+        let mut gaps = [0f32; BATCH];
+        for (b, chunk) in gaps.chunks_exact_mut(4).enumerate() {
+            let x = crate::rng::philox4x32_10([g, pr.index, purpose, block + b as u32], key);
+            for (gap, &xi) in chunk.iter_mut().zip(&x) {
+                let u = crate::rng::u32_to_uniform(xi);
+                *gap = (crate::math::ln(u) * pr.inv_log_q).floor();
+            }
         }
-        j += gap as u32;
-        if !(pr.forbid_self == 1 && j == local) {
-            add(j);
-        }
-        j += 1;
-        if j >= hi {
-            break;
+        block += (BATCH / 4) as u32;
+        for &gap in &gaps {
+            if gap >= (hi - j) as f32 {
+                return;
+            }
+            j += gap as u32;
+            if !(pr.forbid_self == 1 && j == local) {
+                add(j);
+            }
+            j += 1;
+            if j >= hi {
+                return;
+            }
         }
     }
 }
