@@ -265,7 +265,7 @@ pub fn gif_pop(backend: &Backend, gpu_replicas: u64, cpu_replicas: u64) -> Resul
     let (name, workload) = if gpu_replicas == 1 && cpu_replicas == 1 {
         (
             "gif_pop_step, one network (Brunel GIF network, 2 populations, 2000 ms)",
-            "one replica per run on each path (latency); NEST 3.10 (1 thread, this machine) needs 0.30-0.58 s".to_string(),
+            "one replica per run on each path (latency); NEST 3.10 (1 thread, the development machine) needs 0.30-0.58 s".to_string(),
         )
     } else {
         (
@@ -323,7 +323,7 @@ pub fn gif_psc_exp(backend: &Backend, replicas: u64) -> Result<BenchResult> {
         "neuron_step + deliver_spikes, gif_psc_exp (Brunel GIF network, 1000 neurons, 2000 ms)",
         "networks",
         format!(
-            "{replicas} independent networks per run on each path, connectivity included; NEST 3.10 (1 thread, this machine) needs 0.45 s per network"
+            "{replicas} independent networks per run on each path, connectivity included; NEST 3.10 (1 thread, the development machine) needs 0.25-0.45 s per network"
         ),
         cpu,
         gpu,
@@ -356,7 +356,7 @@ pub fn brunel_lif(backend: &Backend, t_end: f64) -> Result<BenchResult> {
         "neuron_step + deliver_spikes, iaf_psc_delta (Brunel 2000, 12500 neurons)",
         "neuron-steps",
         format!(
-            "{t_end} ms at dt 0.1 ms, connectivity included; NEST 3.10 (2 threads, this machine) needs 3.6 s build + 11.5 s simulate for 1000 ms"
+            "{t_end} ms at dt 0.1 ms, connectivity included; NEST 3.10 (2 threads, the development machine) needs 1.7-3.6 s build + 5.0-11.5 s simulate for 1000 ms"
         ),
         cpu,
         gpu,
