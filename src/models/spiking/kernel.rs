@@ -433,19 +433,22 @@ fn uniform0_lanes<const W: usize>(seed: u64, g: &[u32; W], t: u32, purpose: u32)
 }
 
 /// `poisson_inversion_p0` in every lane: Poisson(lam) by inversion from the uniforms `u`,
-/// each lane's search exactly the scalar one (lanes that are done keep their count).
+/// each lane's search exactly the scalar one (lanes that are done keep their count). The
+/// count is kept as an f32 (exact below 2^24, and it only ever multiplies a weight), so the
+/// loop has no integer-float conversions; `|` and `&` instead of `||` and `&&` keep it free
+/// of branches per lane.
 #[inline(always)]
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // the scalar search's NaN behaviour, exactly
-fn poisson_inversion_lanes<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> [u32; W] {
+fn poisson_inversion_lanes<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> [f32; W] {
     const INV_2_24: f32 = 1.0 / 16_777_216.0;
     let mut u = *u0;
     let mut p = [p0; W];
-    let mut k = [0u32; W];
+    let mut k = [0f32; W];
     let mut active = [true; W];
     loop {
         let mut any = false;
         for l in 0..W {
-            let stop = u[l] < p[l] || k[l] >= 1000;
+            let stop = (u[l] < p[l]) | (k[l] >= 1000.0);
             active[l] &= !stop;
             any |= active[l];
         }
@@ -455,12 +458,12 @@ fn poisson_inversion_lanes<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> 
         for l in 0..W {
             let (ul, pl, kl, a) = (u[l], p[l], k[l], active[l]);
             let u1 = ul - pl;
-            let k1 = kl + 1;
-            let p1 = pl * lam / k1 as f32;
+            let k1 = kl + 1.0;
+            let p1 = pl * lam / k1;
             u[l] = if a { u1 } else { ul };
             k[l] = if a { k1 } else { kl };
             p[l] = if a { p1 } else { pl };
-            active[l] = a && !(p1 < u1 * INV_2_24);
+            active[l] = a & !(p1 < u1 * INV_2_24);
         }
     }
 }
@@ -525,11 +528,14 @@ fn neuron_block<const W: usize>(
         for ps in pois {
             // Inversion below a mean of 10 either way, so the shader's inversion-only
             // variant draws the same counts.
-            let n: [u32; W] = if ps.lambda < 10.0 {
+            // Counts as f32 (`n as f32` of the shader: exact).
+            let n: [f32; W] = if ps.lambda < 10.0 {
                 let u = uniform0_lanes::<W>(seed, &g, t, ps.purpose);
                 poisson_inversion_lanes::<W>(&u, ps.lambda, ps.p0)
             } else {
-                std::array::from_fn(|l| Rng::new(seed, g[l], t, ps.purpose).poisson(ps.lambda))
+                std::array::from_fn(|l| {
+                    Rng::new(seed, g[l], t, ps.purpose).poisson(ps.lambda) as f32
+                })
             };
             let acc = if ps.weight >= 0.0 {
                 &mut in_ex
@@ -537,7 +543,7 @@ fn neuron_block<const W: usize>(
                 &mut in_in
             };
             for l in 0..W {
-                acc[l] += ps.weight * n[l] as f32;
+                acc[l] += ps.weight * n[l];
             }
         }
         let i_stim = if tab.stim.is_empty() {
