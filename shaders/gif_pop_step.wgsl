@@ -18,9 +18,12 @@
 //      the next step's threshold-kernel totals);
 //   C. invocation p < NP: the sums over chunks, nbar, the spike count, the new cohort.
 //
-// History arrays (hist_n, and hist = (m, v, u, lam)) are per replica and population,
-// [(t * NP + p) * l_max + slot]. Slot k % L of population p holds the oldest cohort at step
-// k (the ring starts with the newest cohort, all N neurons, in slot L - 1). Convention where
+// History arrays (hist_n, and hist = (m, v, u, lam)) are per replica and population, a ring
+// of L slots at [(t * NP + p) * l_max + hpos(slot, cw)]: slot s sits at row s % cw, column
+// s / cw (cw = ceil(L / GROUPS), l_max a multiple of GROUPS), so the invocations of a
+// workgroup, each walking its own chunk of cw consecutive slots, touch consecutive words at
+// every step of the walk (coalesced on GPUs). Slot k % L of population p holds the oldest
+// cohort at step k (the ring starts with the newest cohort, all N neurons, in slot L - 1). Convention where
 // NEST 3.10 and the paper differ: the oldest cohort's spikes are removed from theta_hat with
 // n[k % L] (the paper), not n[0] (NEST).
 
@@ -147,6 +150,11 @@ var<workgroup> sh_theta: array<f32, MAX_POPS>;
 // x, unchanged (cfg.zero is 0), but opaque to the compiler: the driver cannot merge the sum
 // that produced x into the next one (Mesa's lavapipe reassociates float sums), so the shader
 // rounds exactly as its CPU twin, which has no such rewriting.
+// Where slot `slot` of a history of chunk length `cw` is stored (see the header).
+fn hpos(slot: u32, cw: u32) -> u32 {
+    return (slot % cw) * GROUPS + slot / cw;
+}
+
 fn keep(x: f32) -> f32 {
     return bitcast<f32>(bitcast<u32>(x) ^ cfg.zero);
 }
@@ -200,8 +208,9 @@ fn gif_pop_step(
         if (lead) {
             // All neurons have just fired: the newest slot of the ring holds N.
             let c = coef[row * NP + pl];
-            hist_n[hb + c.len - 1u] = c.n;
-            hist[hb + c.len - 1u] = vec4<f32>(c.n, 0.0, c.v_init_rel, 0.0);
+            let newest = hb + hpos(c.len - 1u, (c.len + GROUPS - 1u) / GROUPS);
+            hist_n[newest] = c.n;
+            hist[newest] = vec4<f32>(c.n, 0.0, c.v_init_rel, 0.0);
             state[t * NP + pl] = MesoState(c.v_init_rel, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, array<f32, 4>(0.0, 0.0, 0.0, 0.0), 0u, 0.0);
             for (var w = 0u; w < MAX_WIN; w = w + 1u) {
                 wsum[(t * NP + pl) * MAX_WIN + w] = vec4<u32>(0u);
@@ -246,7 +255,7 @@ fn gif_pop_step(
             }
             st.v_rel = c.p22 * st.v_rel + h_tot;
             // 2. Threshold of the free pool.
-            let n_old = hist_n[hb + k % c.len];
+            let n_old = hist_n[hb + hpos(k % c.len, (c.len + GROUPS - 1u) / GROUPS)];
             var theta_hat = c.v_t_star_rel;
             for (var jj = 0u; jj < c.n_sfa; jj = jj + 1u) {
                 st.g[jj] = st.g[jj] * c.q[jj] + c.qn[jj] * n_old;
@@ -278,7 +287,7 @@ fn gif_pop_step(
                 var slot = (k + a0) % len;
                 var tot = 0.0;
                 for (var a = a0; a < a1; a = a + 1u) {
-                    tot = tot + hist_n[base + slot] * theta[tbase + a].y;
+                    tot = tot + hist_n[base + hpos(slot, cw)] * theta[tbase + a].y;
                     slot = slot + 1u;
                     if (slot == len) {
                         slot = 0u;
@@ -316,7 +325,7 @@ fn gif_pop_step(
                 var t_next = 0.0;
                 var th2_prev = 0.0;
                 for (var a = a0; a < a1; a = a + 1u) {
-                    let i = base + slot;
+                    let i = base + hpos(slot, cw);
                     let hs = hist[i];
                     let nk = hist_n[i];
                     if (a > a0 && a <= n_active) {
@@ -350,7 +359,7 @@ fn gif_pop_step(
                 // The first age of the next chunk (its n does not change in this phase); the
                 // newest age's term, for len - 1 < n_active, is added in phase C.
                 if (a0 < a1 && a1 < len && a1 <= n_active) {
-                    t_next = t_next + hist_n[base + slot] * th2_prev;
+                    t_next = t_next + hist_n[base + hpos(slot, cw)] * th2_prev;
                 }
                 part_t[nxt + p * GROUPS + g] = t_next;
                 part_x[p * GROUPS + g] = x_sum;
@@ -396,7 +405,7 @@ fn gif_pop_step(
             }
             let nf = f32(n);
             // 7. The oldest cohort joins the free pool; the new cohort takes its slot.
-            let i0 = hb + k % c.len;
+            let i0 = hb + hpos(k % c.len, (c.len + GROUPS - 1u) / GROUPS);
             let omf = 1.0 - p_free;
             let oldest = hist[i0];
             st.z = keep(keep(keep(omf * omf) * st.z) + st.x * p_free) + oldest.y;

@@ -124,12 +124,23 @@ fn neuron_step(
         atomicStore(&ctl[other + 2u], 1u);
         atomicStore(&ctl[other + 3u], 0u);
     }
-    var e = 0u;
-    for (var q = 1u; q < cfg.n_entries; q = q + 1u) {
-        if (w >= pops[q].wg0) {
-            e = q;
+    // The table entry (combination, population) of this workgroup: the last whose first
+    // workgroup is at most w (first workgroups increase), by binary search, so large sweeps
+    // cost every workgroup a few loads rather than one per entry.
+    var lo = 0u;
+    var hi = cfg.n_entries;
+    loop {
+        if (hi - lo <= 1u) {
+            break;
+        }
+        let mid = (lo + hi) / 2u;
+        if (pops[mid].wg0 <= w) {
+            lo = mid;
+        } else {
+            hi = mid;
         }
     }
+    let e = lo;
     let pop = pops[e];
     let c = coef[e];
     let n_pop = pop.size * cfg.replicas_per_combo;
@@ -156,7 +167,11 @@ fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
     let seed = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
 
     var v = v_m[g];
-    var cur = i_syn[g];
+    // iaf_psc_delta has no synaptic currents: no memory traffic for them.
+    var cur = vec2<f32>(0.0);
+    if (MODEL != 0u) {
+        cur = i_syn[g];
+    }
     var rc = refr[g];
     var stc: array<f32, 4>;
     var sfa: array<f32, 4>;
@@ -309,7 +324,9 @@ fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
     }
 
     v_m[g] = v;
-    i_syn[g] = cur;
+    if (MODEL != 0u) {
+        i_syn[g] = cur;
+    }
     refr[g] = rc;
     for (var k = 0u; k < NSTC; k = k + 1u) {
         adapt[k * cfg.n_total + g] = stc[k];

@@ -2,7 +2,7 @@
 //! and kernel tables computed on the host in f64, projections with effective weights and
 //! delays in steps, stimuli, the sweep, and what to record.
 
-use super::kernel::{MesoPopCoef, Projection, MAX_POPS};
+use super::kernel::{MesoPopCoef, Projection, GROUPS, MAX_POPS};
 use super::params::{GifPopParams, MAX_SFA};
 use crate::error::{Error, Result};
 use crate::models::common::StepStimuli;
@@ -51,7 +51,8 @@ pub struct MesoNetwork {
     pub replicas_per_combo: u32,
     /// Step-current switch points per stimulus: (population, [(first step, pA)]).
     pub stimuli: StepStimuli,
-    /// Largest history length over populations and combinations.
+    /// Largest history length over populations and combinations, rounded up to a multiple
+    /// of the walk's chunk count (the stride of every history array).
     pub l_max: u64,
     /// Delay ring length (largest delay + 1).
     pub d_len: u64,
@@ -182,7 +183,9 @@ impl MesoNetwork {
                 l_max = l_max.max(l);
             }
         }
-        net.l_max = l_max;
+        // The storage stride: whole rows of GROUPS chunks, so that the shader can lay each
+        // population's history out chunk-interleaved (see shaders/gif_pop_step.wgsl).
+        net.l_max = l_max.div_ceil(GROUPS as u64) * GROUPS as u64;
         Ok(net)
     }
 
