@@ -11,6 +11,7 @@
 //! f32, so the two paths agree except where the driver rounds a transcendental function
 //! differently from Rust's `f32` functions.
 
+pub mod lanes;
 mod philox;
 mod purpose;
 mod samplers;

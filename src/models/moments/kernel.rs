@@ -347,6 +347,7 @@ fn chi_deterministic(p: &MomentKernelParams, mu: f32, rate: f32) -> f32 {
 
 /// One point: `[rate, std, fano, chi]`.
 #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN takes the sigma_bar = 0 branch, as in WGSL
+#[inline(always)]
 pub fn moment_point(p: &MomentKernelParams, c: &[f32], mu: f32, sigma: f32) -> [f32; 4] {
     if !(sigma > 0.0) {
         if mu > p.theta {
@@ -416,8 +417,44 @@ pub fn moment_point(p: &MomentKernelParams, c: &[f32], mu: f32, sigma: f32) -> [
 }
 
 /// CPU twin of the `moment_activation` entry point: `out[4 i + k]` is output k (rate, std,
-/// Fano, chi) of point i.
+/// Fano, chi) of point i. Compiled for the CPU's SIMD level ([`crate::simd`]): each point
+/// takes its own branch through the fit's pieces, so the points stay scalar, but `floor`,
+/// `exp` and `log` are then single instructions or branch-free sequences.
 pub fn moment_activation(
+    p: &MomentKernelParams,
+    coef: &[f32],
+    mu_bar: &[f32],
+    sigma_bar: &[f32],
+    out: &mut [f32],
+) {
+    crate::simd::dispatch(Points {
+        p,
+        coef,
+        mu_bar,
+        sigma_bar,
+        out,
+    });
+}
+
+struct Points<'a> {
+    p: &'a MomentKernelParams,
+    coef: &'a [f32],
+    mu_bar: &'a [f32],
+    sigma_bar: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl crate::simd::Lanes for Points<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const W: usize>(self) {
+        points(self.p, self.coef, self.mu_bar, self.sigma_bar, self.out);
+    }
+}
+
+#[inline(always)]
+fn points(
     p: &MomentKernelParams,
     coef: &[f32],
     mu_bar: &[f32],

@@ -419,55 +419,6 @@ struct Block {
     p: usize,
 }
 
-/// The first uniform [0, 1) of the stream `(seed; g, t, purpose)` in every lane (one Philox
-/// block each, as `Rng::uniform0` would draw it).
-#[inline(always)]
-fn uniform0_lanes<const W: usize>(seed: u64, g: &[u32; W], t: u32, purpose: u32) -> [f32; W] {
-    let key = crate::rng::seed_key(seed);
-    let mut u = [0f32; W];
-    for l in 0..W {
-        let x = crate::rng::philox4x32_10([g[l], t, purpose, 0], key);
-        u[l] = crate::rng::u32_to_uniform0(x[0]);
-    }
-    u
-}
-
-/// `poisson_inversion_p0` in every lane: Poisson(lam) by inversion from the uniforms `u`,
-/// each lane's search exactly the scalar one (lanes that are done keep their count). The
-/// count is kept as an f32 (exact below 2^24, and it only ever multiplies a weight), so the
-/// loop has no integer-float conversions; `|` and `&` instead of `||` and `&&` keep it free
-/// of branches per lane.
-#[inline(always)]
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // the scalar search's NaN behaviour, exactly
-fn poisson_inversion_lanes<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> [f32; W] {
-    const INV_2_24: f32 = 1.0 / 16_777_216.0;
-    let mut u = *u0;
-    let mut p = [p0; W];
-    let mut k = [0f32; W];
-    let mut active = [true; W];
-    loop {
-        let mut any = false;
-        for l in 0..W {
-            let stop = (u[l] < p[l]) | (k[l] >= 1000.0);
-            active[l] &= !stop;
-            any |= active[l];
-        }
-        if !any {
-            return k;
-        }
-        for l in 0..W {
-            let (ul, pl, kl, a) = (u[l], p[l], k[l], active[l]);
-            let u1 = ul - pl;
-            let k1 = kl + 1.0;
-            let p1 = pl * lam / k1;
-            u[l] = if a { u1 } else { ul };
-            k[l] = if a { k1 } else { kl };
-            p[l] = if a { p1 } else { pl };
-            active[l] = a & !(p1 < u1 * INV_2_24);
-        }
-    }
-}
-
 /// The block's neurons through the call's steps.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -530,8 +481,8 @@ fn neuron_block<const W: usize>(
             // variant draws the same counts.
             // Counts as f32 (`n as f32` of the shader: exact).
             let n: [f32; W] = if ps.lambda < 10.0 {
-                let u = uniform0_lanes::<W>(seed, &g, t, ps.purpose);
-                poisson_inversion_lanes::<W>(&u, ps.lambda, ps.p0)
+                let u = crate::rng::lanes::uniform0::<W>(seed, &g, t, ps.purpose);
+                crate::rng::lanes::poisson_inversion::<W>(&u, ps.lambda, ps.p0)
             } else {
                 std::array::from_fn(|l| {
                     Rng::new(seed, g[l], t, ps.purpose).poisson(ps.lambda) as f32
@@ -612,7 +563,7 @@ fn neuron_block<const W: usize>(
                     x[l] = c.lambda_h * crate::math::exp(e);
                     v[l] = if rc[l] == 0 { v1 } else { c.v_reset };
                 }
-                let u = uniform0_lanes::<W>(seed, &g, t, Purpose::Spike.word());
+                let u = crate::rng::lanes::uniform0::<W>(seed, &g, t, Purpose::Spike.word());
                 for l in 0..W {
                     let (xl, rl) = (x[l], rc[l]);
                     let prob = spike_probability(xl);
