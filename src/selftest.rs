@@ -273,7 +273,7 @@ pub fn run(quick: bool, mut report: impl FnMut(&Check)) -> Result<SelfTest> {
     #[allow(unused_mut)]
     let mut checks: Vec<Check> = Vec::new();
     #[allow(unused_mut)]
-    let mut adapters = Vec::new();
+    let mut adapters: Vec<(AdapterSummary, Option<String>)> = Vec::new();
     #[cfg(feature = "gpu")]
     let cpu_cache: std::cell::RefCell<Vec<Option<(MemoryRecorder, f64)>>> =
         std::cell::RefCell::new(Vec::new());
