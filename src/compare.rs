@@ -101,6 +101,10 @@ pub struct Comparison {
     pub meso_s: f64,
     /// Output directory.
     pub out: Option<PathBuf>,
+    /// The arrays the output directory gets: (name, shape, values), e.g. `trace_E`
+    /// (mean and sd of A_N per bin at both levels) and `spectrum_E`.
+    #[serde(skip)]
+    pub arrays: Vec<(String, Vec<u64>, Vec<f64>)>,
 }
 
 fn run_level(
@@ -137,14 +141,23 @@ pub fn compare(
     backend: &Backend,
     out: Option<&Path>,
 ) -> Result<Comparison> {
-    let spec = Spec::load(spec_path)?;
+    compare_spec(&Spec::load(spec_path)?, seeds, backend, out)
+}
+
+/// [`compare`] of a parsed spec.
+pub fn compare_spec(
+    spec: &Spec,
+    seeds: u32,
+    backend: &Backend,
+    out: Option<&Path>,
+) -> Result<Comparison> {
     if seeds < 2 {
         return Err(crate::Error::InvalidArgument(format!(
             "--seeds {seeds}: at least 2 seeds are needed for standard errors"
         )));
     }
-    let (micro, micro_s) = run_level(&spec, Level::Micro, seeds, backend)?;
-    let (meso, meso_s) = run_level(&spec, Level::Meso, seeds, backend)?;
+    let (micro, micro_s) = run_level(spec, Level::Micro, seeds, backend)?;
+    let (meso, meso_s) = run_level(spec, Level::Meso, seeds, backend)?;
     let names: Vec<String> = spec.populations.iter().map(|p| p.name.clone()).collect();
     let wins = get(&micro, "windows")?.to_vec();
     let n_win = wins.len() / 2;
@@ -265,6 +278,10 @@ pub fn compare(
         micro_s,
         meso_s,
         out: None,
+        arrays: arrays
+            .iter()
+            .map(|(info, v)| (info.name.clone(), info.shape.clone(), v.clone()))
+            .collect(),
     };
     if let Some(dir) = out {
         let mut d = OutputDir::create(dir, true)?;
@@ -342,7 +359,7 @@ pub fn compare(
         d.commit(&serde_json::json!({
             "neuropop_version": format!("neuropop {}", crate::VERSION),
             "command": std::env::args().collect::<Vec<_>>(),
-            "spec_file": spec_path.display().to_string(),
+            "spec_file": spec.source.clone(),
             "spec": spec,
             "seeds": seeds,
             "backend": backend.name(),

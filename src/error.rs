@@ -107,6 +107,11 @@ pub enum Error {
         holder: String,
     },
 
+    /// The run was stopped before it finished (an interrupt, or a progress callback that
+    /// asked to stop); nothing was written.
+    #[error("interrupted")]
+    Interrupted,
+
     /// Writing an output (npy, json, png) failed for a reason other than I/O.
     #[error("writing {path}: {message}")]
     Output {

@@ -13,7 +13,7 @@ use crate::models::gif_pop::{sim as meso_sim, MesoNetwork};
 use crate::models::lif::{sim as lif_sim, LifNetwork};
 use crate::models::rate::{sim as rate_sim, RateNetwork};
 use crate::models::spiking::{sim as spiking_sim, SpikingNetwork};
-use crate::output::{MemoryRecorder, Meta, OutputDir, Recorder, Timings};
+use crate::output::{MemoryRecorder, Meta, OutputDir, Recorder, Timings, TypedRecorder};
 use crate::progress::Progress;
 use crate::spec::Spec;
 
@@ -273,27 +273,79 @@ pub fn run_spec(
     command: Vec<String>,
     show_progress: bool,
 ) -> Result<RunSummary> {
+    let spec = Spec::load(spec_path)?;
+    let label = spec_path.display().to_string();
+    let progress = if show_progress {
+        ProgressChoice::Bar
+    } else {
+        ProgressChoice::Hidden
+    };
+    let r = run_spec_value(spec, &label, Some(out), false, overrides, command, progress)?;
+    Ok(r.summary)
+}
+
+/// How a run shows its progress.
+pub enum ProgressChoice {
+    /// Nothing.
+    Hidden,
+    /// A bar on stderr.
+    Bar,
+    /// A callback (see [`Progress::callback`]), which may stop the run.
+    Callback(crate::progress::ProgressFn),
+}
+
+/// What [`run_spec_value`] returns.
+pub struct RunOutput {
+    /// What the CLI prints.
+    pub summary: RunSummary,
+    /// Every recording in its own type, when asked to keep them in memory.
+    pub arrays: Option<TypedRecorder>,
+    /// `meta.json`'s content.
+    pub meta: Meta,
+}
+
+/// Runs a parsed spec (`label` names it in messages and `meta.json`) after `overrides`:
+/// into the output directory `out` when given (the CLI's files, plots included), and into
+/// memory when `keep` is set (or when there is no `out`: the Python module's `run`).
+pub fn run_spec_value(
+    mut spec: Spec,
+    label: &str,
+    out: Option<&Path>,
+    keep: bool,
+    overrides: &Overrides,
+    command: Vec<String>,
+    progress: ProgressChoice,
+) -> Result<RunOutput> {
     let t0 = Instant::now();
-    let mut spec = Spec::load(spec_path)?;
-    let level_warnings = overrides.apply(&mut spec)?;
+    let mut o = overrides.clone();
+    o.no_plots |= out.is_none();
+    let level_warnings = o.apply(&mut spec)?;
     let model = Model::build(&spec)?;
     for w in level_warnings.iter().chain(model.warnings()) {
         eprintln!("neuropop: warning: {w}");
     }
     let (backend, backend_reason) =
         Backend::resolve_for(spec.simulation.backend, model.workload())?;
-    let mut dir = OutputDir::create(out, spec.record.plots)?;
+    let mut dir = match out {
+        Some(d) => Some(OutputDir::create(d, spec.record.plots)?),
+        None => None,
+    };
+    let mut memory = (keep || out.is_none()).then(TypedRecorder::new);
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let progress = if show_progress {
-        Progress::bar(
-            &format!("{} ({})", spec_path.display(), backend.name()),
-            model.work(),
-        )
-    } else {
-        Progress::hidden()
+    let progress = match progress {
+        ProgressChoice::Hidden => Progress::hidden(),
+        ProgressChoice::Bar => {
+            Progress::bar(&format!("{label} ({})", backend.name()), model.work())
+        }
+        ProgressChoice::Callback(f) => Progress::callback(model.work(), f),
     };
-    let report = model.run(&backend, &mut dir, &progress)?;
+    let report = match (dir.as_mut(), memory.as_mut()) {
+        (Some(d), Some(m)) => model.run(&backend, &mut crate::output::Tee::new(d, m), &progress),
+        (Some(d), None) => model.run(&backend, d, &progress),
+        (None, Some(m)) => model.run(&backend, m, &progress),
+        (None, None) => model.run(&backend, &mut TypedRecorder::new(), &progress),
+    }?;
     progress.finish();
     let simulate_s = t1.elapsed().as_secs_f64();
     let timings = Timings {
@@ -301,13 +353,27 @@ pub fn run_spec(
         simulate_s,
         total_s: t0.elapsed().as_secs_f64(),
     };
-    let files: Vec<String> = dir.files().iter().map(|f| f.file.clone()).collect();
+    let outputs: Vec<crate::output::OutputFile> = match (&dir, &memory) {
+        (Some(d), _) => d.files().to_vec(),
+        (None, Some(m)) => m
+            .arrays
+            .iter()
+            .map(|a| crate::output::OutputFile {
+                file: format!("{}.npy", a.info.name),
+                shape: Some(a.info.shape.clone()),
+                dtype: Some(a.info.dtype),
+                description: a.info.description.clone(),
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let files: Vec<String> = outputs.iter().map(|f| f.file.clone()).collect();
     let meta = Meta {
         neuropop_version: format!("neuropop {}", crate::VERSION),
         command,
-        spec_file: spec_path.display().to_string(),
+        spec_file: label.to_string(),
         spec: serde_json::to_value(&spec).map_err(|e| Error::Output {
-            path: out.join("meta.json"),
+            path: PathBuf::from("meta.json"),
             message: e.to_string(),
         })?,
         seed: spec.simulation.seed,
@@ -319,22 +385,29 @@ pub fn run_spec(
         replicas: report.replicas,
         steps: report.steps,
         timings,
-        outputs: dir.files().to_vec(),
+        outputs,
         finished_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         model: report.meta.clone(),
     };
-    let out = dir.commit(&meta)?;
-    Ok(RunSummary {
-        out,
-        backend: backend.name().to_string(),
-        adapter: backend.adapter().map(|a| a.name),
-        replicas: report.replicas,
-        steps: report.steps,
-        timings,
-        files,
-        warnings: report.warnings,
+    let out_dir = match dir {
+        Some(d) => d.commit(&meta)?,
+        None => PathBuf::new(),
+    };
+    Ok(RunOutput {
+        summary: RunSummary {
+            out: out_dir,
+            backend: backend.name().to_string(),
+            adapter: backend.adapter().map(|a| a.name),
+            replicas: report.replicas,
+            steps: report.steps,
+            timings,
+            files,
+            warnings: report.warnings,
+        },
+        arrays: memory,
+        meta,
     })
 }
 
@@ -386,7 +459,15 @@ pub fn validate_spec(
     overrides: &Overrides,
     tolerance: f64,
 ) -> Result<Validation> {
-    let mut spec = Spec::load(spec_path)?;
+    validate_spec_value(Spec::load(spec_path)?, overrides, tolerance)
+}
+
+/// [`validate_spec`] of a parsed spec.
+pub fn validate_spec_value(
+    mut spec: Spec,
+    overrides: &Overrides,
+    tolerance: f64,
+) -> Result<Validation> {
     let mut o = overrides.clone();
     o.no_plots = true;
     o.apply(&mut spec)?;

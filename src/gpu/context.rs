@@ -112,7 +112,15 @@ pub fn chosen_adapter() -> Result<AdapterSummary> {
     pick_adapter().map(|a| summary(&a.get_info()))
 }
 
-static SHARED: OnceLock<std::result::Result<Arc<GpuContext>, String>> = OnceLock::new();
+/// Why the process-wide context could not be opened (kept to answer every later call alike).
+enum SharedFailure {
+    /// No adapter, with [`Error::NoAdapter`]'s detail.
+    NoAdapter(String),
+    /// Anything else, as text.
+    Other(String),
+}
+
+static SHARED: OnceLock<std::result::Result<Arc<GpuContext>, SharedFailure>> = OnceLock::new();
 
 impl GpuContext {
     /// Opens the best adapter (or the first whose name contains `NEUROPOP_ADAPTER`,
@@ -124,12 +132,18 @@ impl GpuContext {
     /// The process-wide context, opened on first use: pipelines and the device are shared by
     /// every run in the process (tests included) instead of being rebuilt.
     pub fn shared() -> Result<Arc<Self>> {
-        match SHARED.get_or_init(|| Self::new().map(Arc::new).map_err(|e| e.to_string())) {
+        let opened = SHARED.get_or_init(|| {
+            Self::new().map(Arc::new).map_err(|e| match e {
+                Error::NoAdapter { detail } => SharedFailure::NoAdapter(detail),
+                e => SharedFailure::Other(e.to_string()),
+            })
+        });
+        match opened {
             Ok(ctx) => Ok(ctx.clone()),
-            Err(msg) if msg.starts_with("no GPU adapter") => Err(Error::NoAdapter {
-                detail: String::new(),
+            Err(SharedFailure::NoAdapter(detail)) => Err(Error::NoAdapter {
+                detail: detail.clone(),
             }),
-            Err(msg) => Err(Error::Gpu(msg.clone())),
+            Err(SharedFailure::Other(msg)) => Err(Error::Gpu(msg.clone())),
         }
     }
 

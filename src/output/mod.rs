@@ -4,22 +4,27 @@
 //! shape, dtype, meaning), appends data in row-major order as the run produces it, and closes
 //! it. [`OutputDir`] streams the data into `.npy` files in a staging folder and moves them into
 //! place only when the whole run succeeded, with `meta.json` last, so a failed run never leaves
-//! a file that looks finished. [`MemoryRecorder`] keeps everything in memory, for `validate`
-//! and tests.
+//! a file that looks finished. [`MemoryRecorder`] keeps everything in memory as f64, for
+//! `validate` and tests; [`TypedRecorder`] keeps each array in its own type (the Python
+//! module's results); [`Tee`] sends everything to two recorders.
 
 mod dir;
 mod lock;
 mod meta;
 pub mod plot;
+mod tee;
+mod typed;
 pub mod wav;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-pub use dir::OutputDir;
+pub use dir::{OutputDir, OutputFile};
 pub use lock::{clean_up_interrupted, DirLock, LOCK_FILE};
 pub use meta::{Meta, Timings};
+pub use tee::Tee;
+pub use typed::{TypedArray, TypedRecorder, Values};
 
 /// Element type of a recorded array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -344,6 +344,25 @@ impl Spec {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// Parses a spec given as JSON with the TOML file's structure (tables as objects, arrays
+    /// of tables as arrays of objects): the Python module's dict specs. The JSON becomes TOML
+    /// text first, so every check and message is the file's.
+    pub fn parse_json(text: &str, source: &str) -> Result<Self> {
+        let bad = |message: String| Error::Spec {
+            location: source.to_string(),
+            message,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not a spec: {e}")))?;
+        let value = toml::Value::try_from(json).map_err(|e| {
+            bad(format!(
+                "{e} (a spec holds tables, lists, strings, numbers and booleans; no None)"
+            ))
+        })?;
+        let text = toml::to_string(&value).map_err(|e| bad(e.to_string()))?;
+        Self::parse(&text, source)
+    }
+
     /// Parses and validates spec text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self> {
         let mut spec: Spec = toml::from_str(text).map_err(|e| {

@@ -295,7 +295,7 @@ fn drive(
                     rec.write(out.abar, Data::F32(&abar))?;
                 }
             }
-            progress.inc(n * nb);
+            progress.inc(n * nb)?;
             k += n;
         }
         let ws = engine.wsum(nb as usize)?;

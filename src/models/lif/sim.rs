@@ -282,7 +282,7 @@ fn drive(
                     }
                 }
             }
-            progress.inc(n * nb);
+            progress.inc(n * nb)?;
             k += n;
         }
         let (_, counts) = engine.results(nb as usize, nw)?;

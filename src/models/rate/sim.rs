@@ -317,7 +317,7 @@ fn drive(
                     }
                 }
             }
-            progress.inc(n * nb);
+            progress.inc(n * nb)?;
             k += n;
         }
         let (state, summary) = engine.results((nb * m as u64) as usize)?;

@@ -314,7 +314,7 @@ fn drive(
                 base += kk;
             }
         }
-        progress.inc(n * u64::from(net.replicas));
+        progress.inc(n * u64::from(net.replicas))?;
         k += n;
     }
     for (_, id) in &trace_ids {
