@@ -203,6 +203,30 @@ pub fn auto_choice(w: Workload) -> (&'static str, String) {
     }
 }
 
+/// What `neuropop devices --json` prints (and the Python module's `devices_info()`): the GPU
+/// adapters, best first; where `--backend auto` runs each workload and why; the CPU path's
+/// threads and SIMD level.
+pub fn devices_report() -> serde_json::Value {
+    #[cfg(feature = "gpu")]
+    let adapters = serde_json::to_value(crate::gpu::list_adapters())
+        .unwrap_or(serde_json::Value::Array(Vec::new()));
+    #[cfg(not(feature = "gpu"))]
+    let adapters = serde_json::Value::Array(Vec::new());
+    let auto: Vec<serde_json::Value> = Workload::ALL
+        .iter()
+        .map(|w| {
+            let (backend, why) = auto_choice(*w);
+            serde_json::json!({ "workload": w.name(), "backend": backend, "why": why })
+        })
+        .collect();
+    let simd = crate::simd::level();
+    serde_json::json!({
+        "adapters": adapters,
+        "auto": auto,
+        "cpu": { "threads": crate::cpu::threads(), "simd": simd.name(), "lanes": simd.lanes() },
+    })
+}
+
 /// The backend a run actually uses.
 pub enum Backend {
     /// The CPU reference path.

@@ -695,26 +695,13 @@ fn default_out(spec: &Path) -> PathBuf {
 
 #[cfg(feature = "gpu")]
 fn devices(json: bool) -> anyhow::Result<()> {
-    let list = neuropop::gpu::list_adapters();
-    let auto: Vec<serde_json::Value> = Workload::ALL
-        .iter()
-        .map(|w| {
-            let (backend, why) = neuropop::backend::auto_choice(*w);
-            serde_json::json!({ "workload": w.name(), "backend": backend, "why": why })
-        })
-        .collect();
-    let simd = neuropop::simd::level();
+    let report = neuropop::backend::devices_report();
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "adapters": list,
-                "auto": auto,
-                "cpu": { "threads": neuropop::cpu::threads(), "simd": simd.name(), "lanes": simd.lanes() },
-            }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    let list = neuropop::gpu::list_adapters();
+    let simd = neuropop::simd::level();
     if list.is_empty() {
         println!("no GPU adapters (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers); the CPU path is always available");
     } else {
@@ -740,7 +727,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
         simd.lanes()
     );
     println!("--backend auto runs:");
-    for a in &auto {
+    for a in report["auto"].as_array().into_iter().flatten() {
         println!(
             "  {:<17} on the {} path ({})",
             a["workload"].as_str().unwrap_or(""),
@@ -757,11 +744,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "adapters": [],
-                "auto": Workload::ALL.iter().map(|w| serde_json::json!({ "workload": w.name(), "backend": "cpu", "why": "built without the `gpu` feature" })).collect::<Vec<_>>(),
-                "cpu": { "threads": neuropop::cpu::threads(), "simd": simd.name(), "lanes": simd.lanes() },
-            }))?
+            serde_json::to_string_pretty(&neuropop::backend::devices_report())?
         );
     } else {
         println!(

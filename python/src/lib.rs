@@ -229,11 +229,7 @@ fn fixed_points(
     };
     p.validate(0.1, "\"fixed_points\"").map_err(py_err)?;
     let fps = neuropop::models::rate::analysis::fixed_points(&p, 10_000);
-    let list: Vec<serde_json::Value> = fps
-        .iter()
-        .map(|f| serde_json::json!({"r": f.r, "eigenvalue": f.eigenvalue, "stable": f.stable}))
-        .collect();
-    serde_json::to_string(&list).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    serde_json::to_string(&fps).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// The LIF moment activation on the grid `sigma x mu`: 2-D arrays `[sigma, mu]`.
@@ -283,21 +279,8 @@ fn moments<'py>(
 /// The GPU adapters, the CPU path, and what `backend="auto"` does per model; JSON.
 #[pyfunction]
 fn devices() -> PyResult<String> {
-    let adapters = neuropop::gpu::list_adapters();
-    let auto: Vec<serde_json::Value> = Workload::ALL
-        .iter()
-        .map(|w| {
-            let (backend, why) = neuropop::backend::auto_choice(*w);
-            serde_json::json!({"workload": w.name(), "backend": backend, "why": why})
-        })
-        .collect();
-    let simd = neuropop::simd::level();
-    let v = serde_json::json!({
-        "adapters": adapters,
-        "auto": auto,
-        "cpu": {"threads": neuropop::cpu::threads(), "simd": simd.name(), "lanes": simd.lanes()},
-    });
-    serde_json::to_string(&v).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    serde_json::to_string(&neuropop::backend::devices_report())
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// The native module.

@@ -103,6 +103,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([cli(), *args], capture_output=True, text=True, check=True)
 
 
+def need_gpu() -> None:
+    """Skips a GPU test where no adapter exists, unless NEUROPOP_REQUIRE_GPU=1 (CI): then fails."""
+    if not neuropop.devices():
+        if os.environ.get("NEUROPOP_REQUIRE_GPU") == "1":
+            pytest.fail("NEUROPOP_REQUIRE_GPU=1 and no GPU adapter")
+        pytest.skip("no GPU adapter")
+
+
 def load_dir(d: pathlib.Path) -> dict[str, np.ndarray]:
     return {p.stem: np.load(p) for p in sorted(d.glob("*.npy"))}
 
@@ -211,8 +219,7 @@ def test_out_writes_the_cli_files(tmp_path):
 
 
 def test_gpu_matches_cpu_through_the_module():
-    if not neuropop.devices():
-        pytest.skip("no GPU adapter")
+    need_gpu()
     a = neuropop.run(RATE_DICT, backend="gpu", progress=False)
     b = neuropop.run(RATE_DICT, backend="cpu", progress=False)
     assert a.meta["backend"] == "gpu" and a.meta["adapter"]
@@ -310,8 +317,7 @@ def test_compare_of_the_gif_network_at_two_seeds(tmp_path):
 
 
 def test_validate_agrees():
-    if not neuropop.devices():
-        pytest.skip("no GPU adapter")
+    need_gpu()
     v = neuropop.validate(RATE_DICT)
     assert v["ok"] is True
     assert {a["name"] for a in v["arrays"]} >= {"trace_E_r", "summary_E_mean"}
