@@ -7,6 +7,7 @@
 // #import shared/math.wgsl
 // #import shared/rng.wgsl
 // #import shared/network.wgsl
+// #import shared/synapse.wgsl
 
 override WG: u32 = 64u;
 // Bindings the synapse array is split over (each at most max_storage_buffer_binding_size).
@@ -15,6 +16,8 @@ override NSYN: u32 = 1u;
 override BIG_LIST: bool = false;
 // Some projection is procedural (compiled out otherwise: on SIMD CPUs present code costs).
 override PROCEDURAL: bool = false;
+// Some projection draws weights or delays per synapse.
+override DRAWN: bool = false;
 
 // Keep in sync with models::spiking::kernel::Proj.
 struct Proj {
@@ -27,9 +30,13 @@ struct Proj {
     forbid_self: u32,
     index: u32,
     inv_log_q: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // Words per stored synapse (1: target; 2: target, weight in quanta).
+    words: u32,
+    // Bits of a stored synapse's first word holding its delay above `delay`.
+    dbits: u32,
+    _pad: u32,
+    wdist: SynDist,
+    ddist: SynDist,
 }
 
 // Proj.mode (models::spiking::kernel::proj_mode).
@@ -73,6 +80,58 @@ fn push(b: u32, j0: u32, j1: u32, lid: u32, base: u32) {
     }
 }
 
+// Synapses [j0, j1) (word positions relative to binding `b`) of `words` words each, the
+// target above `dbits` bits of delay offset, the weight in quanta in the second word.
+fn syn_word(b: u32, j: u32) -> u32 {
+    if (b == 0u || NSYN == 1u) {
+        return syn0[j];
+    } else if (b == 1u) {
+        return syn1[j];
+    } else if (b == 2u) {
+        return syn2[j];
+    }
+    return syn3[j];
+}
+
+fn push_drawn(b: u32, j0: u32, j1: u32, lid: u32, pr: Proj, t: u32, r: u32) {
+    let dmask = (1u << pr.dbits) - 1u;
+    let row_base = pr.port_base + r * pr.tgt_size;
+    for (var j = j0 + lid * pr.words; j < j1; j = j + WG * pr.words) {
+        let w0 = syn_word(b, j);
+        var q = 1u;
+        if (pr.words > 1u) {
+            q = syn_word(b, j + 1u);
+        }
+        let slot = (t + pr.delay + (w0 & dmask)) % cfg.ring_len;
+        atomicAdd(&ring[slot * cfg.ring_row + row_base + (w0 >> pr.dbits)], q);
+    }
+}
+
+// A procedural synapse from global neuron g onto target j with values drawn per synapse
+// (streams keyed (g, j)). CPU twin: models::spiking::kernel::synapse_target.
+fn add_drawn(g: u32, pr: Proj, j: u32, t: u32, r: u32) {
+    let seed = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
+    var q = 1u;
+    if (pr.wdist.kind != 0u) {
+        q = syn_quantum(pr.wdist, syn_draw(pr.wdist, seed, g, j));
+    }
+    var d = pr.delay;
+    if (pr.ddist.kind != 0u) {
+        d = syn_steps(pr.ddist, syn_draw(pr.ddist, seed, g, j));
+    }
+    let slot = (t + d) % cfg.ring_len;
+    atomicAdd(&ring[slot * cfg.ring_row + pr.port_base + r * pr.tgt_size + j], q);
+}
+
+// One procedural synapse: one spike count, or the values drawn for it.
+fn add_one(g: u32, pr: Proj, j: u32, t: u32, r: u32, base: u32) {
+    if (DRAWN && (pr.wdist.kind != 0u || pr.ddist.kind != 0u)) {
+        add_drawn(g, pr, j, t, r);
+    } else {
+        atomicAdd(&ring[base + j], 1u);
+    }
+}
+
 // The population of neuron `i` (index within a replica): the last one starting at or
 // before i. (Each kernel has its own copy: it reads the kernel's `pops` binding.)
 fn population_of(i: u32, n_pops: u32) -> u32 {
@@ -88,7 +147,7 @@ fn population_of(i: u32, n_pops: u32) -> u32 {
 // Procedural pairwise_bernoulli: the targets of segment `sg` of source neuron g are drawn
 // again at every delivery, by geometric gaps from the stream (seed; g, projection,
 // 3 + 256 (sg + 1)). CPU twin: models::spiking::kernel::bernoulli_segment.
-fn bernoulli_segment(g: u32, pr: Proj, sg: u32, local: u32, base: u32) {
+fn bernoulli_segment(g: u32, pr: Proj, sg: u32, local: u32, base: u32, t: u32, r: u32) {
     var rng = rng_init(vec2<u32>(cfg.seed_lo, cfg.seed_hi), g, pr.index, PURPOSE_CONNECT + 256u * (sg + 1u));
     let hi = min(pr.tgt_size, (sg + 1u) * pr.seg_len);
     var j = sg * pr.seg_len;
@@ -100,7 +159,7 @@ fn bernoulli_segment(g: u32, pr: Proj, sg: u32, local: u32, base: u32) {
         }
         j = j + u32(gap);
         if (!(pr.forbid_self == 1u && j == local)) {
-            atomicAdd(&ring[base + j], 1u);
+            add_one(g, pr, j, t, r, base);
         }
         j = j + 1u;
         if (j >= hi) {
@@ -133,13 +192,18 @@ fn deliver_spikes(
             let row = pr.row0 + r * pop.size + local;
             let lo = rowptr[row];
             let hi = rowptr[row + 1u];
-            // Split the row where it crosses from one synapse binding to the next.
+            // Split the row where it crosses from one synapse binding to the next (two-word
+            // synapses never straddle: rows start at even positions, syn_cap is even).
             var j0 = lo;
             while (j0 < hi) {
                 let b = j0 / cfg.syn_cap;
                 let first = b * cfg.syn_cap;
                 let j1 = min(hi, first + cfg.syn_cap);
-                push(b, j0 - first, j1 - first, lid, base);
+                if (DRAWN && (pr.words > 1u || pr.dbits > 0u)) {
+                    push_drawn(b, j0 - first, j1 - first, lid, pr, t, r);
+                } else {
+                    push(b, j0 - first, j1 - first, lid, base);
+                }
                 j0 = j1;
             }
         } else if (!PROCEDURAL) {
@@ -147,17 +211,17 @@ fn deliver_spikes(
         } else if (pr.mode == MODE_ALL_TO_ALL) {
             for (var j = lid; j < pr.tgt_size; j = j + WG) {
                 if (!(pr.forbid_self == 1u && j == local)) {
-                    atomicAdd(&ring[base + j], 1u);
+                    add_one(g, pr, j, t, r, base);
                 }
             }
         } else if (pr.mode == MODE_ONE_TO_ONE) {
             if (lid == 0u && pr.forbid_self == 0u) {
-                atomicAdd(&ring[base + local], 1u);
+                add_one(g, pr, local, t, r, base);
             }
         } else {
             let n_seg = (pr.tgt_size + pr.seg_len - 1u) / pr.seg_len;
             for (var sg = lid; sg < n_seg; sg = sg + WG) {
-                bernoulli_segment(g, pr, sg, local, base);
+                bernoulli_segment(g, pr, sg, local, base, t, r);
             }
         }
     }

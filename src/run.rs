@@ -46,6 +46,13 @@ impl Model {
     /// Builds the model of a validated spec; every model-specific check happens here, before
     /// any output exists.
     pub fn build(spec: &Spec) -> Result<Self> {
+        let scaled;
+        let spec = if spec.scale.is_some() {
+            scaled = crate::models::scale::apply(spec)?;
+            &scaled
+        } else {
+            spec
+        };
         let first = &spec.populations[0].model;
         if let Some((i, p)) = spec
             .populations

@@ -21,6 +21,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     shader!("shared/grid.wgsl"),
     shader!("shared/network.wgsl"),
     shader!("shared/connect.wgsl"),
+    shader!("shared/synapse.wgsl"),
     shader!("rng_u32.wgsl"),
     shader!("rng_sample.wgsl"),
     shader!("math_eval.wgsl"),

@@ -238,3 +238,10 @@ plots = false
 "#;
     same_bits_everywhere("iaf_net", lif);
 }
+
+#[test]
+fn drawn_synapse_bits_do_not_depend_on_simd_level_or_threads() {
+    // Two-word synapses with drawn delays split over delivery threads by target range, and
+    // procedural rows drawing weights and delays at delivery.
+    same_bits_everywhere("drawn", include_str!("data/drawn_synapses.toml"));
+}

@@ -6,6 +6,7 @@ pub mod levels;
 pub mod lif;
 pub mod moments;
 pub mod rate;
+pub mod scale;
 pub mod spiking;
 
 /// Models neuropop implements, by spec name.

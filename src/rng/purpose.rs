@@ -25,6 +25,10 @@ pub enum Purpose {
     /// Noise shared by a group of elements (the common input `c` of correlated `lif`
     /// neurons: element = the group's global index).
     Common = 6,
+    /// Synaptic weights drawn per synapse (`+ 256 k` for projection k).
+    Weight = 7,
+    /// Synaptic delays drawn per synapse (`+ 256 k` for projection k).
+    Delay = 8,
 }
 
 impl Purpose {

@@ -35,6 +35,7 @@
 //! Parsing rejects unknown keys; [`Spec::validate`] rejects values out of range. Every error
 //! names the file and the key and says what is allowed, on one line.
 
+pub mod dist;
 mod sweep;
 
 use std::path::Path;
@@ -44,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::BackendChoice;
 use crate::error::{Error, Result};
 
+pub use dist::{Dist, DistKind, Value};
 pub use sweep::{SweepAxis, SweepGrid, SweepValues};
 
 /// A whole spec file.
@@ -67,9 +69,39 @@ pub struct Spec {
     /// Parameter grids: each combination becomes `replicas` independent replicas.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub sweep: toml::Table,
+    /// Down-scaling of a network written at full size (spiking and mesoscopic models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
     /// Where the spec came from (for error messages); not part of the file.
     #[serde(skip)]
     pub source: String,
+}
+
+/// `[scale]`: a network written at full size run with fewer neurons and/or smaller
+/// in-degrees, as NEST's microcircuit example (`N_scaling`, `K_scaling`) does: population
+/// sizes x `neurons`; in-degrees x `indegrees` (`fixed_indegree`'s `indegree`,
+/// `fixed_total_number`'s `N` x `neurons` x `indegrees`, `pairwise_bernoulli`'s `p` x
+/// `indegrees` / `neurons`, Poisson input rates x `indegrees`). With `indegrees` != 1 every
+/// weight is divided by sqrt(`indegrees`) and each population's `I_e` gains the DC current
+/// that keeps its mean input: (1 - sqrt(indegrees)) x the mean synaptic current of the full
+/// network, computed from `rates` (Hz, each source population's mean rate at full scale,
+/// NEST's `full_mean_rates`) and the Poisson inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// Factor on population sizes (> 0; sizes are rounded, at least 1).
+    #[serde(default = "one_f64")]
+    pub neurons: f64,
+    /// Factor on in-degrees (> 0).
+    #[serde(default = "one_f64")]
+    pub indegrees: f64,
+    /// Full-scale mean rate (Hz) per population name, for the DC compensation.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rates: std::collections::BTreeMap<String, f64>,
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 /// `[simulation]`.
@@ -128,6 +160,9 @@ pub enum Rule {
     FixedIndegree,
     /// Each pair connected with probability `p`.
     PairwiseBernoulli,
+    /// `N` synapses in all, each between a uniformly drawn source and target (multapses and
+    /// autapses as allowed).
+    FixedTotalNumber,
 }
 
 /// `[[projection]]`.
@@ -147,11 +182,16 @@ pub struct Projection {
     /// Number of sources per target for `fixed_indegree`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indegree: Option<u64>,
-    /// Synaptic weight (model units: dimensionless for rate models, pA or mV for spiking).
-    pub weight: f64,
-    /// Transmission delay in ms (at least one step; default one step).
+    /// Number of synapses for `fixed_total_number` (NEST's `N`).
+    #[serde(default, rename = "N", skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+    /// Synaptic weight (model units: dimensionless for rate models, pA or mV for spiking):
+    /// a number, or for spiking networks a distribution drawn per synapse.
+    pub weight: Value,
+    /// Transmission delay in ms (at least one step; default one step): a number, or for
+    /// spiking networks a distribution drawn per synapse (rounded to steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay: Option<f64>,
+    pub delay: Option<Value>,
     /// Whether a unit may connect to itself (NEST's `allow_autapses`, default true).
     #[serde(default = "yes")]
     pub autapses: bool,
@@ -473,12 +513,37 @@ impl Spec {
                     ));
                 }
             }
-            if !pr.weight.is_finite() {
-                return Err(spec_err(
-                    src,
-                    format!("{key}.weight"),
-                    format!("{}: must be a finite number", pr.weight),
-                ));
+            match &pr.weight {
+                Value::Fixed(w) if !w.is_finite() => {
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.weight"),
+                        format!("{w}: must be a finite number"),
+                    ));
+                }
+                Value::Fixed(_) => {}
+                Value::Drawn(d) => {
+                    if d.kind().ok() == Some(DistKind::Normal) && d.mean == Some(0.0) {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.weight.mean"),
+                            "0: the mean's sign is the sign every weight keeps (excitatory > 0, inhibitory < 0)",
+                        ));
+                    }
+                    d.validate()
+                        .map_err(|(f, m)| spec_err(src, format!("{key}.weight.{f}"), m))?;
+                    d.keep_sign()
+                        .validate()
+                        .map_err(|(f, m)| spec_err(src, format!("{key}.weight.{f}"), m))?;
+                    let (lo, hi) = d.keep_sign().support();
+                    if lo < 0.0 && hi > 0.0 {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.weight"),
+                            format!("[{lo}, {hi}] holds both signs: a projection's weights keep one sign (excitatory or inhibitory)"),
+                        ));
+                    }
+                }
             }
             if let Some(p) = pr.p {
                 if !(0.0..=1.0).contains(&p) {
@@ -504,16 +569,44 @@ impl Spec {
                         "missing: rule fixed_indegree needs indegree >= 0",
                     ));
                 }
+                Rule::FixedTotalNumber if pr.n.is_none() => {
+                    return Err(spec_err(
+                        src,
+                        format!("{key}.N"),
+                        "missing: rule fixed_total_number needs N >= 0 (synapses in all)",
+                    ));
+                }
                 _ => {}
             }
-            if let Some(d) = pr.delay {
-                if !(d.is_finite() && d >= sim.dt * (1.0 - 1e-9)) {
+            match &pr.delay {
+                Some(Value::Fixed(d)) if !(d.is_finite() && *d >= sim.dt * (1.0 - 1e-9)) => {
                     return Err(spec_err(
                         src,
                         format!("{key}.delay"),
                         format!("{d} ms: must be at least one time step ({} ms)", sim.dt),
                     ));
                 }
+                Some(Value::Fixed(_)) => {}
+                Some(Value::Drawn(d)) => {
+                    d.validate()
+                        .map_err(|(f, m)| spec_err(src, format!("{key}.delay.{f}"), m))?;
+                    let mean = d.mean_drawn();
+                    if mean < sim.dt && d.min.is_none() {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.delay"),
+                            format!("mean {mean} ms is under one time step ({} ms): give `min` (draws below are drawn again; delays are at least one step)", sim.dt),
+                        ));
+                    }
+                    if d.support().0 < 0.0 && d.min.is_none() {
+                        return Err(spec_err(
+                            src,
+                            format!("{key}.delay.min"),
+                            format!("missing: the distribution reaches {} ms; give `min` (e.g. half a time step, {} ms)", d.support().0, 0.5 * sim.dt),
+                        ));
+                    }
+                }
+                None => {}
             }
         }
         for (i, st) in self.stimuli.iter().enumerate() {
@@ -575,6 +668,44 @@ impl Spec {
                             src,
                             format!("{key}.weight"),
                             format!("{weight}: must be finite"),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(sc) = &self.scale {
+            for (name, v) in [("neurons", sc.neurons), ("indegrees", sc.indegrees)] {
+                if !(v.is_finite() && v > 0.0 && v <= 1e3) {
+                    return Err(spec_err(
+                        src,
+                        format!("scale.{name}"),
+                        format!("{v}: must be in (0, 1000]"),
+                    ));
+                }
+            }
+            for (name, r) in &sc.rates {
+                if self.population(name).is_none() {
+                    return Err(spec_err(
+                        src,
+                        format!("scale.rates.{name}"),
+                        format!("no population of that name ({})", self.population_names()),
+                    ));
+                }
+                if !(r.is_finite() && *r >= 0.0) {
+                    return Err(spec_err(
+                        src,
+                        format!("scale.rates.{name}"),
+                        format!("{r} Hz: must be a finite rate >= 0"),
+                    ));
+                }
+            }
+            if sc.indegrees != 1.0 {
+                for pr in &self.projections {
+                    if !sc.rates.contains_key(&pr.source) {
+                        return Err(spec_err(
+                            src,
+                            format!("scale.rates.{}", pr.source),
+                            "missing: with indegrees != 1 the DC compensation needs the full-scale mean rate (Hz) of every source population",
                         ));
                     }
                 }

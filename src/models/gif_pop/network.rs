@@ -113,13 +113,24 @@ impl MesoNetwork {
                     }
                     k as f64 / sizes[src] as f64
                 }
+                Rule::FixedTotalNumber => {
+                    pr.n.unwrap_or(0) as f64 / (sizes[src] as f64 * sizes[tgt] as f64)
+                }
                 Rule::OneToOne => {
                     return Err(spec.error(format!("{key}.rule"), "one_to_one has no population-level meaning: use all_to_all, fixed_indegree or pairwise_bernoulli"));
                 }
             };
-            let delay_ms = pr.delay.unwrap_or(dt);
+            // Weights and delays drawn per synapse enter with their means (of the values
+            // drawn: bounds and the weight's sign included).
+            let delay_ms = pr.delay.as_ref().map_or(dt, |d| d.mean_drawn(false));
             let delay = (delay_ms / dt).round().max(1.0) as u32;
-            projections.push((src as u32, tgt as u32, delay, pr.weight, pconn));
+            projections.push((
+                src as u32,
+                tgt as u32,
+                delay,
+                pr.weight.mean_drawn(true),
+                pconn,
+            ));
         }
         let max_delay = projections
             .iter()

@@ -195,7 +195,12 @@ impl RateNetwork {
                     ),
                 ));
             }
-            w_proj[t * m + s] = pr.weight;
+            w_proj[t * m + s] = pr.weight.fixed().ok_or_else(|| {
+                spec.error(
+                    format!("projection[{i}].weight"),
+                    "rate populations couple through one weight: give a number (distributions are drawn per synapse of spiking networks)",
+                )
+            })?;
         }
         let steps = spec.steps();
         crate::models::common::only_step_currents(spec, "rate")?;

@@ -15,6 +15,7 @@
 //! differs. The functions of the same names below are their CPU twins, and the host build uses
 //! them too.
 
+use super::synapse::SynDist;
 use crate::cpu::par_chunks_mut;
 use crate::error::{Error, Result};
 use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
@@ -210,6 +211,8 @@ pub struct ConnSpec {
     pub tgt: (u32, u32),
     /// `fixed_indegree`: sources per target.
     pub indegree: u32,
+    /// `fixed_total_number`: synapses in all (per replica).
+    pub n_total: u64,
     /// `pairwise_bernoulli`: connection probability.
     pub p: f64,
     /// Whether a neuron may connect to itself (only matters when source = target).
@@ -218,6 +221,15 @@ pub struct ConnSpec {
     pub multapses: bool,
     /// Targets regenerated at delivery (`deliver_spikes`), nothing stored.
     pub procedural: bool,
+    /// Words per stored synapse: 1 (target), 2 (target, weight in quanta).
+    pub words: u32,
+    /// Low bits of a synapse's first word holding its delay (steps above the shortest);
+    /// the target index sits above them. 0 unless delays are drawn.
+    pub dbits: u32,
+    /// Weights drawn per synapse (kind 0: one weight, not stored).
+    pub wdist: SynDist,
+    /// Delays drawn per synapse (kind 0: one delay).
+    pub ddist: SynDist,
 }
 
 impl ConnSpec {
@@ -237,9 +249,64 @@ impl ConnSpec {
             Rule::AllToAll => ns * nt - self_pairs,
             Rule::OneToOne => nt - self_pairs,
             Rule::FixedIndegree => f64::from(self.indegree) * nt,
+            Rule::FixedTotalNumber => self.n_total as f64,
             Rule::PairwiseBernoulli => self.p * (ns * nt - self_pairs),
         }
     }
+
+    /// Whether synapses carry more than their target (a drawn weight or delay), or the rule
+    /// is only built by [`build_drawn`].
+    fn drawn(&self) -> bool {
+        self.words > 1 || self.dbits > 0 || self.rule == Rule::FixedTotalNumber
+    }
+
+    /// The most synapses of this projection onto one target neuron over `replicas` replicas
+    /// (what a target's summed weights must hold): exact for `fixed_indegree` and
+    /// `fixed_total_number` (whose in-degrees are drawn here as [`build`] draws them), the
+    /// source count for the rules drawn per pair.
+    pub fn max_indegree(&self, seed: u64, k: u32, replicas: u32) -> u64 {
+        match self.rule {
+            Rule::FixedIndegree => u64::from(self.indegree),
+            Rule::FixedTotalNumber => (0..replicas)
+                .map(|r| {
+                    total_number_degrees(self, seed, k, r)
+                        .into_iter()
+                        .max()
+                        .unwrap_or(0)
+                })
+                .max()
+                .map_or(0, u64::from),
+            Rule::OneToOne => 1,
+            Rule::AllToAll | Rule::PairwiseBernoulli => u64::from(self.src.1),
+        }
+    }
+}
+
+/// RNG purpose word of the in-degrees of `fixed_total_number` (element = replica,
+/// step = projection): above every segment purpose of procedural rows.
+const DEGREE_PURPOSE: u32 = Purpose::Connect.word() + 256 * 0x00FF_FFFF;
+
+/// The in-degrees of a `fixed_total_number` projection in replica `r`: `N` synapses spread
+/// over the targets as a multinomial (target j takes a binomial share of what the targets
+/// before it left, with probability 1 / (targets left)), one stream per replica and
+/// projection. Each synapse then draws its source uniformly (the `fixed_indegree` draw), so
+/// every synapse joins a uniformly drawn pair, as NEST's `fixed_total_number`.
+pub fn total_number_degrees(c: &ConnSpec, seed: u64, k: u32, r: u32) -> Vec<u32> {
+    let nt = c.tgt.1;
+    let mut rng = Rng::new(seed, r, k, DEGREE_PURPOSE);
+    let mut left = c.n_total.min(u64::from(u32::MAX)) as u32;
+    let mut out = Vec::with_capacity(nt as usize);
+    for j in 0..nt {
+        let rest = nt - j;
+        let kj = if rest == 1 {
+            left
+        } else {
+            rng.binomial(left, (1.0 / f64::from(rest)) as f32).min(left)
+        };
+        out.push(kj);
+        left -= kj;
+    }
+    out
 }
 
 /// The CSR of every projection of every replica: projection `k`'s rows start at
@@ -251,8 +318,13 @@ pub struct Connectivity {
     pub rowptr: Vec<u32>,
     /// First `rowptr` entry of each projection.
     pub row0: Vec<u32>,
-    /// Target of every synapse built on the host.
+    /// Every synapse built on the host: its target (one word), or with values drawn per
+    /// synapse its target and delay offset (`target << dbits | delay - shortest`) and, with
+    /// drawn weights, a second word with the weight in quanta. Rows of two-word synapses
+    /// start at even positions.
     pub syn: Vec<u32>,
+    /// Synapses built on the host.
+    pub count: u64,
     /// Projections left to build on the device: their `rowptr` entries are reserved (zero)
     /// and their synapses follow those in `syn`.
     pub device: Vec<DeviceProjection>,
@@ -272,6 +344,11 @@ pub struct DeviceProjection {
 impl Connectivity {
     /// Synapses built on the host and on the device.
     pub fn synapses(&self) -> u64 {
+        self.count + self.device.iter().map(|d| d.cfg.synapses()).sum::<u64>()
+    }
+
+    /// Words of the synapse array: those built on the host (with padding) and on the device.
+    pub fn words(&self) -> u64 {
         self.syn.len() as u64 + self.device.iter().map(|d| d.cfg.synapses()).sum::<u64>()
     }
 }
@@ -280,6 +357,7 @@ impl Connectivity {
 /// others are cheap on the host or procedural).
 pub fn device_buildable(c: &ConnSpec) -> bool {
     !c.procedural
+        && !c.drawn()
         && c.rule == Rule::FixedIndegree
         && c.multapses
         && c.indegree <= DEVICE_MAX_INDEGREE
@@ -300,12 +378,27 @@ fn indegree_sources(
     j: u32,
     out: &mut Vec<u32>,
 ) {
+    sources_of(c, c.indegree, seed, k, r, n_neurons, j, out);
+}
+
+/// `count` sources of target `j` of replica `r` (the `fixed_indegree` draw).
+#[allow(clippy::too_many_arguments)]
+fn sources_of(
+    c: &ConnSpec,
+    count: u32,
+    seed: u64,
+    k: u32,
+    r: u32,
+    n_neurons: u32,
+    j: u32,
+    out: &mut Vec<u32>,
+) {
     out.clear();
     let element = r * n_neurons + c.tgt.0 + j;
     let mut rng = Rng::new(seed, element, k, Purpose::Connect.word());
     let ns = c.src.1;
     let forbid_self = c.same_population() && !c.autapses;
-    while out.len() < c.indegree as usize {
+    while out.len() < count as usize {
         let s = below(rng.next_u32(), ns);
         if forbid_self && s == j {
             continue;
@@ -355,6 +448,123 @@ fn bernoulli_targets(
     }
 }
 
+/// The words of one synapse of `c` onto target `j`: target and delay offset, weight in
+/// quanta (1 when not drawn), its values drawn from the streams keyed (element, step).
+#[inline]
+fn synapse_words(c: &ConnSpec, seed: u64, element: u32, step: u32, j: u32) -> [u32; 2] {
+    let mut w0 = j.checked_shl(c.dbits).unwrap_or(0);
+    if c.ddist.kind != 0 {
+        w0 |= c.ddist.steps(c.ddist.draw(seed, element, step)) - c.ddist.base;
+    }
+    let w1 = if c.wdist.kind != 0 {
+        c.wdist.quantum(c.wdist.draw(seed, element, step))
+    } else {
+        1
+    };
+    [w0, w1]
+}
+
+/// Builds replica `r` of a projection whose synapses carry drawn values (or of a
+/// `fixed_total_number` projection); returns its synapse count. Rules drawn per target
+/// count the out-degrees first (targets split over the threads), then draw the synapses of
+/// batches of targets in parallel and write them in target order, so rows stay sorted by
+/// target; rules drawn per pair go source by source.
+fn build_drawn(
+    conn: &mut Connectivity,
+    c: &ConnSpec,
+    seed: u64,
+    k: u32,
+    r: u32,
+    n_neurons: u32,
+) -> u64 {
+    const BATCH: usize = 8192;
+    let words = c.words as usize;
+    if words == 2 && conn.syn.len() % 2 == 1 {
+        // Only before a projection's first row (every row then has an even length).
+        conn.syn.push(0);
+    }
+    let base = conn.syn.len();
+    let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
+    match c.rule {
+        Rule::FixedIndegree | Rule::FixedTotalNumber => {
+            let degrees: Vec<u32> = if c.rule == Rule::FixedTotalNumber {
+                total_number_degrees(c, seed, k, r)
+            } else {
+                vec![c.indegree; nt]
+            };
+            let counts = count_sources(ns, nt, |j, cnt| {
+                let mut buf = Vec::new();
+                sources_of(c, degrees[j as usize], seed, k, r, n_neurons, j, &mut buf);
+                for &s in &buf {
+                    cnt[s as usize] += 1;
+                }
+            });
+            let total: u64 = counts.iter().map(|&n| u64::from(n)).sum();
+            let word_counts: Vec<u32> = counts.iter().map(|&n| n * c.words).collect();
+            let mut next = row_starts(conn, &word_counts, base);
+            let threads = crate::cpu::threads().max(1);
+            for b0 in (0..nt).step_by(BATCH) {
+                let b1 = (b0 + BATCH).min(nt);
+                let per = (b1 - b0).div_ceil(threads);
+                let mut parts: Vec<Vec<(u32, [u32; 2])>> = vec![Vec::new(); threads];
+                par_chunks_mut(&mut parts, 1, |t0, chunk| {
+                    let mut buf = Vec::new();
+                    for (dt, out) in chunk.iter_mut().enumerate() {
+                        let t = t0 + dt;
+                        let (j0, j1) = (b0 + t * per, (b0 + (t + 1) * per).min(b1));
+                        for (j, &deg) in degrees.iter().enumerate().take(j1).skip(j0) {
+                            sources_of(c, deg, seed, k, r, n_neurons, j as u32, &mut buf);
+                            let element = r * n_neurons + c.tgt.0 + j as u32;
+                            for (d, &s) in buf.iter().enumerate() {
+                                out.push((s, synapse_words(c, seed, element, d as u32, j as u32)));
+                            }
+                        }
+                    }
+                });
+                let rows = &mut conn.syn[base..];
+                for part in &parts {
+                    for &(s, w) in part {
+                        let p = next[s as usize] as usize;
+                        rows[p] = w[0];
+                        if words == 2 {
+                            rows[p + 1] = w[1];
+                        }
+                        next[s as usize] += c.words;
+                    }
+                }
+            }
+            total
+        }
+        _ => {
+            let forbid_self = c.same_population() && !c.autapses;
+            let mut buf = Vec::new();
+            let mut total = 0u64;
+            for s in 0..ns as u32 {
+                conn.rowptr.push(conn.syn.len() as u32);
+                buf.clear();
+                match c.rule {
+                    Rule::AllToAll => {
+                        buf.extend((0..nt as u32).filter(|&j| !(forbid_self && j == s)));
+                    }
+                    Rule::OneToOne => {
+                        if !forbid_self {
+                            buf.push(s);
+                        }
+                    }
+                    _ => bernoulli_targets(c, seed, k, r, n_neurons, s, &mut buf),
+                }
+                let g = r * n_neurons + c.src.0 + s;
+                for &j in &buf {
+                    let w = synapse_words(c, seed, g, j, j);
+                    conn.syn.extend_from_slice(&w[..words]);
+                }
+                total += buf.len() as u64;
+            }
+            total
+        }
+    }
+}
+
 /// Builds every projection for `replicas` replicas of a network of `n_neurons` neurons, except
 /// those with `on_device[k]`, which get their `rowptr` entries reserved and a
 /// [`DeviceProjection`]. Errors when the synapses would not fit 32-bit indices.
@@ -368,12 +578,12 @@ pub fn build(
     let total: f64 = specs
         .iter()
         .filter(|c| !c.procedural)
-        .map(|c| c.expected_synapses())
+        .map(|c| c.expected_synapses() * f64::from(c.words))
         .sum::<f64>()
         * f64::from(replicas);
     if total > f64::from(u32::MAX) * 0.95 {
         return Err(Error::InvalidArgument(format!(
-            "the network has about {total:.3e} synapses: at most {:.3e} (32-bit synapse indices)",
+            "the network has about {total:.3e} synapse words: at most {:.3e} (32-bit synapse indices)",
             f64::from(u32::MAX) * 0.95
         )));
     }
@@ -396,6 +606,14 @@ pub fn build(
         }
         let k = k as u32;
         let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
+        let before = conn.syn.len();
+        if c.drawn() {
+            for r in 0..replicas {
+                conn.count += build_drawn(&mut conn, c, seed, k, r, n_neurons);
+            }
+            conn.rowptr.push(conn.syn.len() as u32);
+            continue;
+        }
         for r in 0..replicas {
             let base = conn.syn.len();
             match c.rule {
@@ -456,6 +674,7 @@ pub fn build(
                 }
             }
         }
+        conn.count += (conn.syn.len() - before) as u64;
         conn.rowptr.push(conn.syn.len() as u32);
     }
     let mut at = conn.syn.len() as u64;
@@ -480,6 +699,11 @@ mod tests {
             autapses: false,
             multapses: false,
             procedural: false,
+            n_total: 0,
+            words: 1,
+            dbits: 0,
+            wdist: SynDist::default(),
+            ddist: SynDist::default(),
         }
     }
 

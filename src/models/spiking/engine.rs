@@ -24,6 +24,11 @@ pub struct EngineSetup {
     pub n_total: u32,
     /// Initial V per table entry (combination x population).
     pub v_init: Vec<f32>,
+    /// Initial V drawn per neuron, per population (kind 0: `v_init` for all), in mV, and
+    /// what to subtract from a draw to get the state's V (E_L for the iaf models).
+    pub v_dist: Vec<(super::synapse::SynDist, f32)>,
+    /// Seed (the initial V's draws).
+    pub seed: u64,
     /// Neurons per replica.
     pub n_neurons: u32,
     /// Populations.
@@ -61,6 +66,10 @@ impl EngineSetup {
             .iter()
             .rposition(|q| i >= q.offset)
             .unwrap_or(0);
+        if let Some((d, off)) = self.v_dist.get(p).filter(|d| d.0.kind != 0) {
+            // Drawn on the host for both paths: (seed; g, 0, Init).
+            return d.draw(self.seed, g, 0) - off;
+        }
         let e = (r / self.replicas_per_combo.max(1)) as usize * np + p;
         self.v_init.get(e).copied().unwrap_or(0.0)
     }
@@ -259,7 +268,8 @@ mod gpu {
     /// Synapses per binding: the device's binding limit in u32 words (below 2^31, so row
     /// positions stay in u32 arithmetic).
     fn syn_cap(ctx: &GpuContext) -> u64 {
-        (ctx.limits().max_storage_buffer_binding_size / 4).min(u64::from(u32::MAX / 2))
+        // Even, so a two-word synapse never straddles two bindings.
+        (ctx.limits().max_storage_buffer_binding_size / 4).min(u64::from(u32::MAX / 2)) & !1
     }
 
     /// Fails, before anything is built, when `synapses` stored synapses cannot fit the
@@ -390,7 +400,7 @@ mod gpu {
             )?;
             // Synapses split over up to four bindings of at most the binding limit each.
             // Host-built synapses first, then those the device builds.
-            let total_syn = tab.conn.synapses() as usize;
+            let total_syn = tab.conn.words() as usize;
             check_synapses(&ctx, total_syn as f64)?;
             let syn_cap = syn_cap(&ctx) as usize;
             let syn = &tab.conn.syn;
@@ -409,6 +419,12 @@ mod gpu {
                                 .iter()
                                 .any(|p| p.mode != super::super::kernel::proj_mode::STORED),
                         )),
+                    ),
+                    (
+                        "DRAWN",
+                        f64::from(u8::from(tab.proj.iter().any(|p| {
+                            p.words > 1 || p.dbits > 0 || p.wdist.kind != 0 || p.ddist.kind != 0
+                        }))),
                     ),
                 ],
             )?;

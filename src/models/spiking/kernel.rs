@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use bytemuck::{Pod, Zeroable};
 
 use super::params::{NeuronCoef, MAX_KERNELS};
+use super::synapse::SynDist;
 use crate::kernels::{Binding, BindingKind, KernelDesc, Layout};
 use crate::rng::{Purpose, Rng};
 
@@ -148,8 +149,16 @@ pub struct Proj {
     pub index: u32,
     /// Procedural `pairwise_bernoulli`: `1 / ln(1 - p)` (negative).
     pub inv_log_q: f32,
+    /// Words per stored synapse (1: target; 2: target, weight in quanta).
+    pub words: u32,
+    /// Bits of a stored synapse's first word holding its delay above `delay`.
+    pub dbits: u32,
     /// Padding.
-    pub _pad: [u32; 3],
+    pub _pad: u32,
+    /// Weights drawn per synapse (kind 0: one weight, each synapse adds 1).
+    pub wdist: SynDist,
+    /// Delays drawn per synapse (kind 0: `delay` for all).
+    pub ddist: SynDist,
 }
 
 /// `Proj::mode` values (`MODE_*` in shaders/deliver_spikes.wgsl).
@@ -183,6 +192,7 @@ impl Proj {
         };
         Self {
             mode,
+            words: 1,
             seg_len: PROCEDURAL_SEGMENT,
             forbid_self,
             index,
@@ -236,7 +246,7 @@ pub static DELIVER_DESC: KernelDesc = KernelDesc {
     shader: "deliver_spikes.wgsl",
     entry: "deliver_spikes",
     workgroup_size: [64, 1, 1],
-    overrides: &["WG", "NSYN", "BIG_LIST", "PROCEDURAL"],
+    overrides: &["WG", "NSYN", "BIG_LIST", "PROCEDURAL", "DRAWN"],
     bindings: &[
         Binding::uniform_dynamic::<NetConfig>("cfg"),
         Binding::array::<PopInfo>("pops", BindingKind::StorageRead),
@@ -710,12 +720,41 @@ fn deliver_part(
             let hi_j = (u64::from(pr.tgt_size) * u64::from(part + 1) / u64::from(parts)) as u32;
             let slot = (t + pr.delay) % cfg.ring_len;
             let base = (slot * cfg.ring_row + pr.port_base + r * pr.tgt_size) as usize;
-            // This part's words: nobody else writes them during delivery.
+            let drawn = pr.wdist.kind != 0 || pr.ddist.kind != 0;
+            // This part's words: nobody else writes them during delivery. Procedural
+            // synapses with drawn values draw them from the streams keyed (g, j).
             let add = |j: u32| {
-                let w = &ring[base + j as usize];
-                w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
+                let (q, at) = if drawn {
+                    synapse_target(cfg, pr, seed, g, j, t, r)
+                } else {
+                    (1, base + j as usize)
+                };
+                let w = &ring[at];
+                w.store(w.load(Relaxed).wrapping_add(q), Relaxed);
             };
             match pr.mode {
+                proj_mode::STORED if pr.words > 1 || pr.dbits > 0 => {
+                    // Synapses of `words` words, the target above `dbits` bits of delay.
+                    let row = (pr.row0 + r * pop.size + local) as usize;
+                    let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
+                    let syn = &tab.syn[lo..hi];
+                    let words = pr.words as usize;
+                    let n = syn.len() / words;
+                    let tgt = |i: usize| syn[i * words] >> pr.dbits;
+                    let a = lower_bound_by(n, lo_j, pr.tgt_size, tgt);
+                    let b = lower_bound_by(n, hi_j, pr.tgt_size, tgt);
+                    let dmask = (1u32 << pr.dbits) - 1;
+                    let row_base = (pr.port_base + r * pr.tgt_size) as usize;
+                    for i in a..b {
+                        let w0 = syn[i * words];
+                        let q = if words > 1 { syn[i * words + 1] } else { 1 };
+                        let slot = (t + pr.delay + (w0 & dmask)) % cfg.ring_len;
+                        let at =
+                            (slot * cfg.ring_row) as usize + row_base + (w0 >> pr.dbits) as usize;
+                        let w = &ring[at];
+                        w.store(w.load(Relaxed).wrapping_add(q), Relaxed);
+                    }
+                }
                 proj_mode::STORED => {
                     let row = (pr.row0 + r * pop.size + local) as usize;
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
@@ -748,6 +787,48 @@ fn deliver_part(
             }
         }
     }
+}
+
+/// Weight in quanta and ring word of a procedural synapse from global neuron `g` (replica
+/// `r`, spike at step `t`) onto target `j`, its values drawn from the streams keyed (g, j)
+/// (`synapse_target` in the shader).
+#[inline(always)]
+fn synapse_target(
+    cfg: &NetConfig,
+    pr: &Proj,
+    seed: u64,
+    g: u32,
+    j: u32,
+    t: u32,
+    r: u32,
+) -> (u32, usize) {
+    let q = if pr.wdist.kind != 0 {
+        pr.wdist.quantum(pr.wdist.draw(seed, g, j))
+    } else {
+        1
+    };
+    let d = if pr.ddist.kind != 0 {
+        pr.ddist.steps(pr.ddist.draw(seed, g, j))
+    } else {
+        pr.delay
+    };
+    let slot = (t + d) % cfg.ring_len;
+    let at = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size + j;
+    (q, at as usize)
+}
+
+/// [`lower_bound_near`] over `n` entries whose targets `key(i)` are sorted.
+#[inline(always)]
+fn lower_bound_by(n: usize, x: u32, range: u32, key: impl Fn(usize) -> u32) -> usize {
+    let mut i = ((n as u64 * u64::from(x)) / u64::from(range.max(1))) as usize;
+    i = i.min(n);
+    while i < n && key(i) < x {
+        i += 1;
+    }
+    while i > 0 && key(i - 1) >= x {
+        i -= 1;
+    }
+    i
 }
 
 /// The first index of the sorted `targets` (drawn from `0..n`) holding a value >= `x`. A row's
@@ -825,6 +906,11 @@ mod tests {
             autapses: true,
             multapses: true,
             procedural: true,
+            n_total: 0,
+            words: 1,
+            dbits: 0,
+            wdist: SynDist::default(),
+            ddist: SynDist::default(),
         };
         let pr = Proj {
             tgt_size: 3000,

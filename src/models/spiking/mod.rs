@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod network;
 pub mod params;
 pub mod sim;
+pub mod synapse;
 
 pub use network::SpikingNetwork;
 pub use params::NeuronModel;

@@ -6,9 +6,11 @@
 use super::connect::{self, ConnSpec, Connectivity};
 use super::kernel::{poisson_purpose, Pois, PopInfo, Port, Proj};
 use super::params::{NeuronCoef, NeuronModel, NeuronParams};
+use super::synapse::{weight_resolution, SynDist};
 use crate::error::Result;
 use crate::models::common::{ActivityRecord, StepStimuli};
-use crate::spec::{Connectivity as Storage, Rule, Spec, Stimulus, SweepGrid};
+use crate::rng::Purpose;
+use crate::spec::{Connectivity as Storage, Rule, Spec, Stimulus, SweepGrid, Value};
 
 /// Most populations per network (`MAX_POPS` in shaders/shared/network.wgsl).
 pub const MAX_POPS: usize = 16;
@@ -28,11 +30,15 @@ pub struct ProjectionInfo {
     pub src: usize,
     /// Target population.
     pub tgt: usize,
-    /// Delay in steps (>= 1).
+    /// Delay in steps (>= 1); delays drawn per synapse: the shortest.
     pub delay: u32,
-    /// Weight per spike (pA, or mV for iaf_psc_delta).
+    /// The longest delay in steps (`delay` unless drawn).
+    pub delay_max: u32,
+    /// Weight per spike (pA, or mV for iaf_psc_delta); weights drawn per synapse: their mean.
     pub weight: f64,
-    /// Connection rule and its numbers.
+    /// Weights drawn per synapse: the resolution of their integer sums (0 otherwise).
+    pub resolution: f64,
+    /// Connection rule and its numbers (and the distributions drawn per synapse).
     pub conn: ConnSpec,
 }
 
@@ -97,6 +103,9 @@ pub struct SpikingNetwork {
     pub nk: [u32; 2],
     /// Recordings.
     pub record: SpikingRecord,
+    /// Initial V_m drawn per neuron, per population (kind 0: the population's `V_m`), and
+    /// the offset of the state's V (E_L for the iaf models, whose state is V - E_L).
+    pub v_dist: Vec<(SynDist, f32)>,
 }
 
 impl SpikingNetwork {
@@ -129,10 +138,27 @@ impl SpikingNetwork {
         let mut sizes = Vec::new();
         let mut params = Vec::new();
         let mut offset = 0u64;
+        let mut v_dists = Vec::new();
         for (i, p) in spec.populations.iter().enumerate() {
             let key = format!("population[{i}]");
-            let np = NeuronParams::from_table(model, &p.params)
+            // `V_m` may be a distribution: each neuron starts from its own draw.
+            let mut table = p.params.clone();
+            let mut v_dist = None;
+            if let Some(v @ toml::Value::Table(_)) = p.params.get("V_m") {
+                let d: crate::spec::Dist = v.clone().try_into().map_err(|e| {
+                    spec.error(
+                        format!("{key}.params.V_m"),
+                        format!("a number or a distribution: {e}"),
+                    )
+                })?;
+                d.validate()
+                    .map_err(|(f, m)| spec.error(format!("{key}.params.V_m.{f}"), m))?;
+                table.insert("V_m".into(), toml::Value::Float(d.mean_drawn()));
+                v_dist = Some(d);
+            }
+            let np = NeuronParams::from_table(model, &table)
                 .map_err(|e| spec.error(format!("{key}.params"), e))?;
+            v_dists.push(v_dist);
             np.validate(model, &format!("\"{}\"", p.name))
                 .map_err(|e| spec.error(&key, e.to_string()))?;
             offset += p.size;
@@ -177,14 +203,31 @@ impl SpikingNetwork {
             let key = format!("projection[{i}]");
             let src = spec.population_index(&pr.source).unwrap_or(0);
             let tgt = spec.population_index(&pr.target).unwrap_or(0);
-            let delay_ms = pr.delay.unwrap_or(dt);
-            let delay = (delay_ms / dt).round().max(1.0) as u32;
-            if ((f64::from(delay)) * dt - delay_ms).abs() > 1e-6 * delay_ms {
-                return Err(spec.error(
-                    format!("{key}.delay"),
-                    format!("{delay_ms} ms: must be a whole number of time steps ({dt} ms)"),
-                ));
-            }
+            let (delay, delay_max, ddist) = match &pr.delay {
+                Some(Value::Drawn(d)) => {
+                    let mut sd = SynDist::new(d, 1.0 / dt, Purpose::Delay.word() + 256 * i as u32);
+                    let (lo, hi) = (sd.steps(sd.lo), sd.steps(sd.hi));
+                    sd.base = lo;
+                    if lo == hi {
+                        (lo, lo, SynDist::default())
+                    } else {
+                        (lo, hi, sd)
+                    }
+                }
+                other => {
+                    let delay_ms = other.as_ref().and_then(Value::fixed).unwrap_or(dt);
+                    let delay = (delay_ms / dt).round().max(1.0) as u32;
+                    if ((f64::from(delay)) * dt - delay_ms).abs() > 1e-6 * delay_ms {
+                        return Err(spec.error(
+                            format!("{key}.delay"),
+                            format!(
+                                "{delay_ms} ms: must be a whole number of time steps ({dt} ms)"
+                            ),
+                        ));
+                    }
+                    (delay, delay, SynDist::default())
+                }
+            };
             let indegree = pr.indegree.unwrap_or(0);
             let same = src == tgt;
             let ns = u64::from(sizes[src]);
@@ -215,30 +258,91 @@ impl SpikingNetwork {
                 }
                 _ => {}
             }
+            let mut conn = ConnSpec {
+                rule: pr.rule,
+                src: (offsets[src], sizes[src]),
+                tgt: (offsets[tgt], sizes[tgt]),
+                indegree: indegree.min(u64::from(u32::MAX)) as u32,
+                n_total: pr.n.unwrap_or(0),
+                p: pr.p.unwrap_or(0.0),
+                autapses: pr.autapses,
+                multapses: pr.multapses,
+                procedural: false,
+                words: 1,
+                dbits: 0,
+                wdist: SynDist::default(),
+                ddist,
+            };
+            if pr.rule == Rule::FixedTotalNumber {
+                let pairs = u64::from(sizes[src]) * u64::from(sizes[tgt]);
+                if conn.n_total > 0 && (pairs == 0 || (!pr.multapses && conn.n_total > pairs)) {
+                    return Err(spec.error(
+                        format!("{key}.N"),
+                        format!(
+                            "{}: more than the {pairs} pairs without multapses",
+                            conn.n_total
+                        ),
+                    ));
+                }
+                if !pr.autapses && src == tgt && sizes[src] < 2 && conn.n_total > 0 {
+                    return Err(spec.error(
+                        format!("{key}.N"),
+                        "a population of one neuron has no pair without autapses",
+                    ));
+                }
+                if !pr.multapses {
+                    return Err(spec.error(
+                        format!("{key}.multapses"),
+                        "false: fixed_total_number draws pairs with multapses (as NEST's microcircuit example); use pairwise_bernoulli for at most one synapse per pair",
+                    ));
+                }
+            }
+            if ddist.kind != 0 {
+                let span = delay_max - delay;
+                let dbits = 32 - span.leading_zeros();
+                let tbits = 32 - sizes[tgt].saturating_sub(1).leading_zeros();
+                if dbits + tbits > 32 {
+                    return Err(spec.error(
+                        format!("{key}.delay"),
+                        format!(
+                            "delays of {delay} to {delay_max} steps onto {} neurons: a synapse keeps its target and delay in 32 bits ({tbits} + {dbits}); narrow `min`/`max`",
+                            sizes[tgt]
+                        ),
+                    ));
+                }
+                conn.dbits = dbits;
+            }
+            let mut resolution = 0.0;
+            let weight = pr.weight.mean_drawn(true);
+            if let Value::Drawn(d) = &pr.weight {
+                let d = d.keep_sign();
+                let k_max = conn.max_indegree(spec.simulation.seed, i as u32, replicas);
+                let mut wd = SynDist::new(&d, 1.0, Purpose::Weight.word() + 256 * i as u32);
+                resolution = weight_resolution(f64::from(wd.max_abs()), k_max, weight.abs())
+                    .map_err(|m| spec.error(format!("{key}.weight"), m))?;
+                wd.scale = (1.0 / resolution) as f32;
+                conn.wdist = wd;
+                conn.words = 2;
+            }
             projections.push(ProjectionInfo {
                 src,
                 tgt,
                 delay,
-                weight: pr.weight,
-                conn: ConnSpec {
-                    rule: pr.rule,
-                    src: (offsets[src], sizes[src]),
-                    tgt: (offsets[tgt], sizes[tgt]),
-                    indegree: indegree.min(u64::from(u32::MAX)) as u32,
-                    p: pr.p.unwrap_or(0.0),
-                    autapses: pr.autapses,
-                    multapses: pr.multapses,
-                    procedural: false,
-                },
+                delay_max,
+                weight,
+                resolution,
+                conn,
             });
             if pr.connectivity == Storage::Procedural {
-                if !matches!(
-                    pr.rule,
-                    Rule::PairwiseBernoulli | Rule::AllToAll | Rule::OneToOne
-                ) {
+                if pr.rule == Rule::FixedTotalNumber
+                    || !matches!(
+                        pr.rule,
+                        Rule::PairwiseBernoulli | Rule::AllToAll | Rule::OneToOne
+                    )
+                {
                     return Err(spec.error(
                         format!("{key}.connectivity"),
-                        "procedural connectivity regenerates a source's targets, which fixed_indegree (drawn per target) cannot: use pairwise_bernoulli or stored",
+                        "procedural connectivity regenerates a source's targets, which fixed_indegree and fixed_total_number (drawn per target) cannot: use pairwise_bernoulli or stored",
                     ));
                 }
                 if let Some(last) = projections.last_mut() {
@@ -252,7 +356,7 @@ impl SpikingNetwork {
         let stored_bytes: f64 = projections
             .iter()
             .filter(|p| !p.conn.procedural)
-            .map(|p| p.conn.expected_synapses())
+            .map(|p| p.conn.expected_synapses() * f64::from(p.conn.words))
             .sum::<f64>()
             * total_replicas
             * 4.0;
@@ -282,7 +386,7 @@ impl SpikingNetwork {
             .min()
             .unwrap_or(MAX_BLOCK)
             .min(MAX_BLOCK);
-        let ring_len = projections.iter().map(|p| p.delay).max().unwrap_or(1) + 1;
+        let ring_len = projections.iter().map(|p| p.delay_max).max().unwrap_or(1) + 1;
         let record = Self::record_from_spec(spec, &names, &sizes)?;
         // Every combination's parameters, weights and Poisson rates, checked now.
         let mut combo_params = Vec::new();
@@ -326,6 +430,12 @@ impl SpikingNetwork {
                 } else if let Some((src, tgt)) = &axis.projection {
                     for (w, pr) in ws.iter_mut().zip(&projections) {
                         if names[pr.src] == *src && names[pr.tgt] == *tgt {
+                            if pr.conn.wdist.kind != 0 {
+                                return Err(spec.error(
+                                    &key,
+                                    "this projection's weights are drawn per synapse: sweep a population parameter or a Poisson rate instead",
+                                ));
+                            }
                             *w = v;
                         }
                     }
@@ -338,6 +448,19 @@ impl SpikingNetwork {
         let coef: Vec<NeuronCoef> = combo_params
             .iter()
             .flat_map(|ps| ps.iter().map(|p| p.coef(model, dt)))
+            .collect();
+        let v_dist = v_dists
+            .iter()
+            .enumerate()
+            .map(|(p, d)| match d {
+                Some(d) => {
+                    let sd = SynDist::new(d, 1.0, Purpose::Init.word());
+                    // The state's V is V_m - (V_m - v_init): E_L for iaf, 0 for gif.
+                    let off = (d.mean_drawn() - f64::from(coef[p].v_init)) as f32;
+                    (sd, off)
+                }
+                None => (SynDist::default(), 0.0),
+            })
             .collect();
         let nk = [
             coef.iter().map(|c| c.n_stc).max().unwrap_or(0),
@@ -365,6 +488,7 @@ impl SpikingNetwork {
             ring_len,
             nk,
             record,
+            v_dist,
         })
     }
 
@@ -481,12 +605,13 @@ impl SpikingNetwork {
             * f64::from(self.replicas)
     }
 
-    /// Expected stored synapses over all replicas (procedural projections store none).
-    pub fn expected_stored_synapses(&self) -> f64 {
+    /// Expected stored synapse words over all replicas (procedural projections store none;
+    /// synapses with a drawn weight take two words).
+    pub fn expected_stored_words(&self) -> f64 {
         self.projections
             .iter()
             .filter(|p| !p.conn.procedural)
-            .map(|p| p.conn.expected_synapses())
+            .map(|p| p.conn.expected_synapses() * f64::from(p.conn.words))
             .sum::<f64>()
             * f64::from(self.replicas)
     }
@@ -528,6 +653,10 @@ impl SpikingNetwork {
                         tgt_size: self.sizes[pr.tgt],
                         delay: pr.delay,
                         row0: conn.row0.get(k).copied().unwrap_or(0),
+                        words: pr.conn.words,
+                        dbits: pr.conn.dbits,
+                        wdist: pr.conn.wdist,
+                        ddist: pr.conn.ddist,
                         ..Proj::procedural(&pr.conn, k as u32)
                     });
                 }
@@ -554,9 +683,16 @@ impl SpikingNetwork {
                 trace_base += self.record.traces[p];
                 for (k, pr) in self.projections.iter().enumerate() {
                     if pr.tgt == p {
+                        // Drawn weights arrive as sums of quanta of the resolution, with
+                        // the projection's sign.
+                        let weight = if pr.conn.wdist.kind != 0 {
+                            (pr.resolution * pr.weight.signum()) as f32
+                        } else {
+                            self.combo_weights[c][k] as f32
+                        };
                         ports.push(Port {
                             base: port_base[k],
-                            weight: self.combo_weights[c][k] as f32,
+                            weight,
                         });
                     }
                 }

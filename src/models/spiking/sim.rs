@@ -52,7 +52,7 @@ pub fn run(
     let t0 = Instant::now();
     #[cfg(feature = "gpu")]
     if let Backend::Gpu(ctx) = backend {
-        super::engine::check_synapses(ctx, net.expected_stored_synapses())?;
+        super::engine::check_synapses(ctx, net.expected_stored_words())?;
     }
     let on_device = match backend {
         Backend::Cpu => false,
@@ -74,6 +74,8 @@ pub fn run(
         nk: net.nk,
         n_total: net.n_total(),
         v_init: net.coef.iter().map(|c| c.v_init).collect(),
+        v_dist: net.v_dist.clone(),
+        seed: net.seed,
         n_neurons: net.n_neurons,
         n_pops: np as u32,
         replicas_per_combo: net.replicas_per_combo,
@@ -128,7 +130,7 @@ pub fn run(
     };
     let connect_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let out = drive(net, engine.as_mut(), &setup, chunk, rec, progress)?;
+    let (out, spike_stats) = drive(net, engine.as_mut(), &setup, chunk, rec, progress)?;
     let simulate_s = t1.elapsed().as_secs_f64();
     let meta = serde_json::json!({
         "model": net.model.name(),
@@ -141,8 +143,12 @@ pub fn run(
         "block_steps": net.block,
         "projections": net.projections.iter().map(|p| serde_json::json!({
             "source": net.names[p.src], "target": net.names[p.tgt], "delay_steps": p.delay,
+            "delay_steps_max": p.delay_max, "delays_drawn": p.conn.ddist.kind != 0,
             "weight": p.weight, "weight_unit": net.model.weight_unit(),
+            "weights_drawn": p.conn.wdist.kind != 0,
+            "weight_resolution": p.resolution,
             "rule": format!("{:?}", p.conn.rule), "indegree": p.conn.indegree, "p": p.conn.p,
+            "N": p.conn.n_total,
             "autapses": p.conn.autapses, "multapses": p.conn.multapses,
             "connectivity": if p.conn.procedural { "procedural" } else { "stored" },
             "built_on": if p.conn.procedural {
@@ -155,10 +161,12 @@ pub fn run(
         })).collect::<Vec<_>>(),
         "timings_s": {"connect": connect_s, "simulate": simulate_s},
         "mean_rates_hz": out,
+        "spike_statistics": spike_stats,
         "conventions": {
             "update": "NEST 3.10's update order for each model (docs/models.md, sections 4 and 5)",
             "stimulus": "a step current switching at step k acts from step k + 1 on, as NEST's I_stim",
-            "random_numbers": "GIF spike of neuron g at step k: uniform [0,1) from the Philox stream (seed; g, k, 2); Poisson input j: (seed; g, k, 4 + 256 j); connectivity of projection m: (seed; target or source neuron, m, 3)",
+            "random_numbers": "GIF spike of neuron g at step k: uniform [0,1) from the Philox stream (seed; g, k, 2); Poisson input j: (seed; g, k, 4 + 256 j); connectivity of projection m: (seed; target or source neuron, m, 3); drawn weight and delay of a synapse of projection m: (seed; global source, target, 7 + 256 m) and (.., 8 + 256 m) for rules drawn per pair, (seed; global target, draw index, ..) for fixed_indegree and fixed_total_number",
+            "drawn_weights": "summed per target and step as integers (weight / resolution, rounded), times the projection's resolution (a power of two): exact and independent of delivery order",
             "hazard_clamp": "(V - theta)/Delta_V is clamped at 60 (spike probability already 1)",
             "refractory_input": "iaf_psc_delta drops input arriving while refractory (NEST's default)",
             "precision": "f32 state on both paths, propagators from f64",
@@ -183,7 +191,7 @@ fn drive(
     chunk: u64,
     rec: &mut dyn Recorder,
     progress: &Progress,
-) -> Result<Vec<f64>> {
+) -> Result<(Vec<f64>, Vec<serde_json::Value>)> {
     let np = net.pops();
     let reps = net.replicas as usize;
     let n_rep_pops = reps * np;
@@ -322,6 +330,7 @@ fn drive(
     }
 
     // Spike times.
+    let mut spike_stats = Vec::new();
     for (p, list) in spikes.iter().enumerate() {
         if net.record.spikes[p] == 0 {
             continue;
@@ -345,6 +354,30 @@ fn drive(
             ),
             Data::U32(&senders),
         )?;
+        // Firing rate and irregularity of the recorded neurons in each window.
+        let n_rec = net.record.spikes[p];
+        let mut rates = Vec::new();
+        let mut cvs = Vec::new();
+        for w in &net.record.activity.windows {
+            let (lo, hi) = (w.lo as f64 * bin_ms, w.hi.min(bins) as f64 * bin_ms);
+            let (rate, cv) = spike_statistics(&times, &senders, n_rec, lo, hi);
+            rates.push(rate);
+            cvs.push(cv);
+        }
+        rec.whole(
+            ArrayInfo::new(format!("rate_{}", net.names[p]), vec![rates.len() as u64], Dtype::F64,
+                format!("mean firing rate (Hz) of the recorded neurons 0..{n_rec} of {}, replica 0, in each window (silent neurons included)", net.names[p])),
+            Data::F64(&rates),
+        )?;
+        rec.whole(
+            ArrayInfo::new(format!("cv_{}", net.names[p]), vec![cvs.len() as u64], Dtype::F64,
+                format!("mean coefficient of variation of the inter-spike intervals of the recorded neurons of {} with at least 3 spikes in each window (NaN when none)", net.names[p])),
+            Data::F64(&cvs),
+        )?;
+        spike_stats.push(serde_json::json!({
+            "population": net.names[p], "recorded_neurons": n_rec,
+            "rate_hz": rates, "cv_isi": cvs.iter().map(|c| if c.is_finite() { Some(*c) } else { None }).collect::<Vec<_>>(),
+        }));
     }
 
     // Activity, window statistics, spectra.
@@ -421,11 +454,12 @@ fn drive(
         }
     }
     let t_s = net.steps as f64 * net.dt / 1000.0;
-    Ok(total_spikes
+    let rates = total_spikes
         .iter()
         .enumerate()
         .map(|(p, &s)| s as f64 / (f64::from(net.sizes[p]) * f64::from(net.replicas) * t_s))
-        .collect())
+        .collect();
+    Ok((rates, spike_stats))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -559,4 +593,33 @@ fn plots(
         )?;
     }
     Ok(())
+}
+
+/// Mean firing rate (Hz) of `n` neurons and the mean CV of their inter-spike intervals
+/// (standard deviation over mean, over the neurons with at least three spikes) from the
+/// spikes (times in ms, senders) with `lo <= t < hi`; NaN CV when no neuron has three.
+pub fn spike_statistics(times: &[f64], senders: &[u32], n: u32, lo: f64, hi: f64) -> (f64, f64) {
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); n as usize];
+    for (&t, &s) in times.iter().zip(senders) {
+        if t >= lo && t < hi && (s as usize) < per.len() {
+            per[s as usize].push(t);
+        }
+    }
+    let count: usize = per.iter().map(Vec::len).sum();
+    let rate = count as f64 * 1000.0 / (f64::from(n.max(1)) * (hi - lo).max(f64::MIN_POSITIVE));
+    let (mut sum, mut k) = (0.0, 0u32);
+    for ts in &mut per {
+        if ts.len() < 3 {
+            continue;
+        }
+        ts.sort_by(f64::total_cmp);
+        let isi: Vec<f64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+        let m = isi.iter().sum::<f64>() / isi.len() as f64;
+        let v = isi.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / isi.len() as f64;
+        if m > 0.0 {
+            sum += v.sqrt() / m;
+            k += 1;
+        }
+    }
+    (rate, if k > 0 { sum / f64::from(k) } else { f64::NAN })
 }
