@@ -44,6 +44,7 @@ const MODE_STORED: u32 = 0u;
 const MODE_BERNOULLI: u32 = 1u;
 const MODE_ALL_TO_ALL: u32 = 2u;
 const MODE_ONE_TO_ONE: u32 = 3u;
+const MODE_FIXED_TOTAL: u32 = 4u;
 const PURPOSE_CONNECT: u32 = 3u;
 
 @group(0) @binding(0) var<uniform> cfg: NetConfig;
@@ -108,28 +109,44 @@ fn push_drawn(b: u32, j0: u32, j1: u32, lid: u32, pr: Proj, t: u32, r: u32) {
 }
 
 // A procedural synapse from global neuron g onto target j with values drawn per synapse
-// (streams keyed (g, j)). CPU twin: models::spiking::kernel::synapse_target.
-fn add_drawn(g: u32, pr: Proj, j: u32, t: u32, r: u32) {
+// from the streams keyed (g, key): key = j for the rules drawn per pair, the draw index for
+// fixed_total_number. CPU twin: models::spiking::kernel::synapse_target.
+fn add_drawn(g: u32, pr: Proj, j: u32, key: u32, t: u32, r: u32) {
     let seed = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
     var q = 1u;
     if (pr.wdist.kind != 0u) {
-        q = syn_quantum(pr.wdist, syn_draw(pr.wdist, seed, g, j));
+        q = syn_quantum(pr.wdist, syn_draw(pr.wdist, seed, g, key));
     }
     var d = pr.delay;
     if (pr.ddist.kind != 0u) {
-        d = syn_steps(pr.ddist, syn_draw(pr.ddist, seed, g, j));
+        d = syn_steps(pr.ddist, syn_draw(pr.ddist, seed, g, key));
     }
     let slot = (t + d) % cfg.ring_len;
     atomicAdd(&ring[slot * cfg.ring_row + pr.port_base + r * pr.tgt_size + j], q);
 }
 
 // One procedural synapse: one spike count, or the values drawn for it.
-fn add_one(g: u32, pr: Proj, j: u32, t: u32, r: u32, base: u32) {
+fn add_keyed(g: u32, pr: Proj, j: u32, key: u32, t: u32, r: u32, base: u32) {
     if (DRAWN && (pr.wdist.kind != 0u || pr.ddist.kind != 0u)) {
-        add_drawn(g, pr, j, t, r);
+        add_drawn(g, pr, j, key, t, r);
     } else {
         atomicAdd(&ring[base + j], 1u);
     }
+}
+
+fn add_one(g: u32, pr: Proj, j: u32, t: u32, r: u32, base: u32) {
+    add_keyed(g, pr, j, j, t, r, base);
+}
+
+// fixed_total_number: the target of a synapse from raw draw x, uniform over the target
+// population or over all but the source itself. CPU twin:
+// models::spiking::connect::total_number_target.
+fn total_number_target(x: u32, nt: u32, forbid_self: bool, local: u32) -> u32 {
+    if (forbid_self) {
+        let t = mul_hilo(x, nt - 1u).x;
+        return t + select(0u, 1u, t >= local);
+    }
+    return mul_hilo(x, nt).x;
 }
 
 // The population of neuron `i` (index within a replica): the last one starting at or
@@ -217,6 +234,23 @@ fn deliver_spikes(
         } else if (pr.mode == MODE_ONE_TO_ONE) {
             if (lid == 0u && pr.forbid_self == 0u) {
                 add_one(g, pr, local, t, r, base);
+            }
+        } else if (pr.mode == MODE_FIXED_TOTAL) {
+            // The out-degree from rowptr; synapse d's target is lane d % 4 of Philox block
+            // (g, projection, connect, d / 4); each thread takes whole blocks.
+            let row = pr.row0 + r * pop.size + local;
+            let deg = rowptr[row + 1u] - rowptr[row];
+            let key = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
+            for (var b = lid; b < (deg + 3u) / 4u; b = b + WG) {
+                var x = philox4x32_10(vec4<u32>(g, pr.index, PURPOSE_CONNECT, b), key);
+                for (var i = 0u; i < 4u; i = i + 1u) {
+                    let d = 4u * b + i;
+                    if (d >= deg) {
+                        break;
+                    }
+                    let j = total_number_target(x[i], pr.tgt_size, pr.forbid_self == 1u, local);
+                    add_keyed(g, pr, j, d, t, r, base);
+                }
             }
         } else {
             let n_seg = (pr.tgt_size + pr.seg_len - 1u) / pr.seg_len;

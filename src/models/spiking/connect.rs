@@ -4,8 +4,11 @@
 //! Every draw is a pure function of (seed, element, projection, purpose `Connect`): for
 //! `fixed_indegree` the element is the global target neuron (replica x neurons + index) and
 //! its stream gives its `indegree` sources; for `pairwise_bernoulli` the element is the
-//! global source neuron and its stream gives the gaps between its targets. Rows list targets
-//! in increasing order. Only the spike counts delivered through them matter to the models,
+//! global source neuron and its stream gives the gaps between its targets; for
+//! `fixed_total_number` the out-degrees are a multinomial draw per replica and synapse d of
+//! source g has its target in lane d % 4 of the Philox block (g, projection, Connect, d / 4),
+//! so a row can also be drawn again at delivery (procedural). Synapses may carry a delay and a
+//! weight drawn per synapse ([`super::synapse`]). Rows list targets in increasing order. Only the spike counts delivered through them matter to the models,
 //! so the order inside a row never changes a result.
 //!
 //! On the GPU path `fixed_indegree` projections (with multapses) are built on the device
@@ -262,18 +265,14 @@ impl ConnSpec {
 
     /// The most synapses of this projection onto one target neuron over `replicas` replicas
     /// (what a target's summed weights must hold): exact for `fixed_indegree` and
-    /// `fixed_total_number` (whose in-degrees are drawn here as [`build`] draws them), the
-    /// source count for the rules drawn per pair.
-    pub fn max_indegree(&self, seed: u64, k: u32, replicas: u32) -> u64 {
+    /// `fixed_total_number` (whose synapses are drawn here as [`build`] and delivery draw
+    /// them, counting the targets), the source count for the rules drawn per pair.
+    pub fn max_indegree(&self, seed: u64, k: u32, replicas: u32, n_neurons: u32) -> u64 {
         match self.rule {
             Rule::FixedIndegree => u64::from(self.indegree),
             Rule::FixedTotalNumber => (0..replicas)
-                .map(|r| {
-                    total_number_degrees(self, seed, k, r)
-                        .into_iter()
-                        .max()
-                        .unwrap_or(0)
-                })
+                .map(|r| total_number_indegrees(self, seed, k, r, n_neurons))
+                .map(|d| d.into_iter().max().unwrap_or(0))
                 .max()
                 .map_or(0, u64::from),
             Rule::OneToOne => 1,
@@ -282,31 +281,101 @@ impl ConnSpec {
     }
 }
 
-/// RNG purpose word of the in-degrees of `fixed_total_number` (element = replica,
+/// RNG purpose word of the out-degrees of `fixed_total_number` (element = replica,
 /// step = projection): above every segment purpose of procedural rows.
 const DEGREE_PURPOSE: u32 = Purpose::Connect.word() + 256 * 0x00FF_FFFF;
 
-/// The in-degrees of a `fixed_total_number` projection in replica `r`: `N` synapses spread
-/// over the targets as a multinomial (target j takes a binomial share of what the targets
-/// before it left, with probability 1 / (targets left)), one stream per replica and
-/// projection. Each synapse then draws its source uniformly (the `fixed_indegree` draw), so
-/// every synapse joins a uniformly drawn pair, as NEST's `fixed_total_number`.
+/// The out-degrees of a `fixed_total_number` projection in replica `r`: `N` synapses spread
+/// over the sources as a multinomial (source s takes a binomial share of what the sources
+/// before it left, with probability 1 / (sources left)), one stream per replica and
+/// projection. Each synapse then draws its target uniformly ([`total_number_target`]), so
+/// every synapse joins a uniformly drawn pair, as NEST's `fixed_total_number`; a source's
+/// targets can be drawn again at delivery (procedural), as GeNN does.
 pub fn total_number_degrees(c: &ConnSpec, seed: u64, k: u32, r: u32) -> Vec<u32> {
-    let nt = c.tgt.1;
+    let ns = c.src.1;
     let mut rng = Rng::new(seed, r, k, DEGREE_PURPOSE);
     let mut left = c.n_total.min(u64::from(u32::MAX)) as u32;
-    let mut out = Vec::with_capacity(nt as usize);
-    for j in 0..nt {
-        let rest = nt - j;
-        let kj = if rest == 1 {
+    let mut out = Vec::with_capacity(ns as usize);
+    for s in 0..ns {
+        let rest = ns - s;
+        let ks = if rest == 1 {
             left
         } else {
             rng.binomial(left, (1.0 / f64::from(rest)) as f32).min(left)
         };
-        out.push(kj);
-        left -= kj;
+        out.push(ks);
+        left -= ks;
     }
     out
+}
+
+/// The target (index in the target population) of a `fixed_total_number` synapse from raw
+/// draw `x`: uniform over the target population, or over all but the source itself
+/// (`local`) when autapses are not allowed. Draw d of source g is lane d % 4 of the Philox
+/// block (g, projection, Connect, d / 4): any synapse of a row can be drawn on its own.
+#[inline(always)]
+pub fn total_number_target(x: u32, nt: u32, forbid_self: bool, local: u32) -> u32 {
+    if forbid_self {
+        let t = below(x, nt - 1);
+        t + u32::from(t >= local)
+    } else {
+        below(x, nt)
+    }
+}
+
+/// In-degrees of a `fixed_total_number` projection in replica `r` (sources split over the
+/// threads, each with its own counts, summed in thread order).
+fn total_number_indegrees(c: &ConnSpec, seed: u64, k: u32, r: u32, n_neurons: u32) -> Vec<u32> {
+    let degrees = total_number_degrees(c, seed, k, r);
+    let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
+    let threads = crate::cpu::threads().max(1);
+    let per = ns.div_ceil(threads).max(1);
+    let mut counts = vec![vec![0u32; nt]; threads];
+    let key = crate::rng::seed_key(seed);
+    let forbid_self = c.same_population() && !c.autapses;
+    par_chunks_mut(&mut counts, 1, |t0, chunk| {
+        for (dt, cnt) in chunk.iter_mut().enumerate() {
+            let t = t0 + dt;
+            let (s0, s1) = ((t * per).min(ns), ((t + 1) * per).min(ns));
+            for (s, &deg) in degrees.iter().enumerate().take(s1).skip(s0) {
+                let g = r * n_neurons + c.src.0 + s as u32;
+                total_number_row(key, g, k, deg, c.tgt.1, forbid_self, s as u32, |_, j| {
+                    cnt[j as usize] += 1;
+                });
+            }
+        }
+    });
+    let mut total = vec![0u32; nt];
+    for cnt in &counts {
+        total.iter_mut().zip(cnt).for_each(|(a, b)| *a += b);
+    }
+    total
+}
+
+/// Calls `f(d, target)` for the `deg` synapses of source `g` (index `local` in its
+/// population) of a `fixed_total_number` projection `k`, in draw order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn total_number_row(
+    key: [u32; 2],
+    g: u32,
+    k: u32,
+    deg: u32,
+    nt: u32,
+    forbid_self: bool,
+    local: u32,
+    mut f: impl FnMut(u32, u32),
+) {
+    for b in 0..deg.div_ceil(4) {
+        let x = crate::rng::philox4x32_10([g, k, Purpose::Connect.word(), b], key);
+        for (i, &xi) in x.iter().enumerate() {
+            let d = 4 * b + i as u32;
+            if d >= deg {
+                break;
+            }
+            f(d, total_number_target(xi, nt, forbid_self, local));
+        }
+    }
 }
 
 /// The CSR of every projection of every replica: projection `k`'s rows start at
@@ -465,10 +534,11 @@ fn synapse_words(c: &ConnSpec, seed: u64, element: u32, step: u32, j: u32) -> [u
 }
 
 /// Builds replica `r` of a projection whose synapses carry drawn values (or of a
-/// `fixed_total_number` projection); returns its synapse count. Rules drawn per target
-/// count the out-degrees first (targets split over the threads), then draw the synapses of
-/// batches of targets in parallel and write them in target order, so rows stay sorted by
-/// target; rules drawn per pair go source by source.
+/// `fixed_total_number` projection); returns its synapse count. `fixed_indegree` counts the
+/// out-degrees first (targets split over the threads), then draws the synapses of batches of
+/// targets in parallel and writes them in target order, so rows stay sorted by target;
+/// `fixed_total_number` draws its rows by source in parallel (each sorted by target); rules
+/// drawn per pair go source by source.
 fn build_drawn(
     conn: &mut Connectivity,
     c: &ConnSpec,
@@ -486,12 +556,56 @@ fn build_drawn(
     let base = conn.syn.len();
     let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
     match c.rule {
-        Rule::FixedIndegree | Rule::FixedTotalNumber => {
-            let degrees: Vec<u32> = if c.rule == Rule::FixedTotalNumber {
-                total_number_degrees(c, seed, k, r)
-            } else {
-                vec![c.indegree; nt]
-            };
+        Rule::FixedTotalNumber => {
+            // Rows by source: out-degrees first, then each row's synapses drawn and sorted by
+            // target, rows split over the threads (each writes its own contiguous words).
+            let degrees = total_number_degrees(c, seed, k, r);
+            let total: u64 = degrees.iter().map(|&n| u64::from(n)).sum();
+            let word_counts: Vec<u32> = degrees.iter().map(|&n| n * c.words).collect();
+            row_starts(conn, &word_counts, base);
+            let key = crate::rng::seed_key(seed);
+            let forbid_self = c.same_population() && !c.autapses;
+            let threads = crate::cpu::threads().max(1);
+            let per = ns.div_ceil(threads).max(1);
+            let mut rest = &mut conn.syn[base..];
+            std::thread::scope(|sc| {
+                for t in 0..threads {
+                    let (s0, s1) = ((t * per).min(ns), ((t + 1) * per).min(ns));
+                    let len: usize = word_counts[s0..s1].iter().map(|&w| w as usize).sum();
+                    let (mine, tail) = std::mem::take(&mut rest).split_at_mut(len);
+                    rest = tail;
+                    let degrees = &degrees;
+                    sc.spawn(move || {
+                        let mut row: Vec<(u32, [u32; 2])> = Vec::new();
+                        let mut at = 0usize;
+                        for (s, &deg) in degrees.iter().enumerate().take(s1).skip(s0) {
+                            let g = r * n_neurons + c.src.0 + s as u32;
+                            row.clear();
+                            total_number_row(
+                                key,
+                                g,
+                                k,
+                                deg,
+                                c.tgt.1,
+                                forbid_self,
+                                s as u32,
+                                |d, j| {
+                                    row.push((j, synapse_words(c, seed, g, d, j)));
+                                },
+                            );
+                            row.sort_unstable_by_key(|e| e.0);
+                            for (_, w) in &row {
+                                mine[at..at + words].copy_from_slice(&w[..words]);
+                                at += words;
+                            }
+                        }
+                    });
+                }
+            });
+            total
+        }
+        Rule::FixedIndegree => {
+            let degrees: Vec<u32> = vec![c.indegree; nt];
             let counts = count_sources(ns, nt, |j, cnt| {
                 let mut buf = Vec::new();
                 sources_of(c, degrees[j as usize], seed, k, r, n_neurons, j, &mut buf);
@@ -590,6 +704,24 @@ pub fn build(
     let mut conn = Connectivity::default();
     for (k, c) in specs.iter().enumerate() {
         conn.row0.push(conn.rowptr.len() as u32);
+        if c.procedural && c.rule == Rule::FixedTotalNumber {
+            // Only the out-degrees: row starts counted in synapses from 0 (no words stored).
+            let mut acc = 0u64;
+            for r in 0..replicas {
+                for d in total_number_degrees(c, seed, k as u32, r) {
+                    conn.rowptr.push(acc as u32);
+                    acc += u64::from(d);
+                }
+            }
+            if acc > u64::from(u32::MAX) {
+                return Err(Error::InvalidArgument(format!(
+                    "projection {k}: {acc} synapses over all replicas: at most {} per procedural fixed_total_number projection",
+                    u32::MAX
+                )));
+            }
+            conn.rowptr.push(acc as u32);
+            continue;
+        }
         if c.procedural {
             continue;
         }

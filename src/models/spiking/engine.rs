@@ -236,7 +236,7 @@ impl SpikingEngine for CpuEngine {
 }
 
 #[cfg(feature = "gpu")]
-pub use gpu::{check_synapses, connect_on_device, GpuEngine};
+pub use gpu::{check_synapses, connect_on_device, synapse_capacity_bytes, GpuEngine};
 
 #[cfg(feature = "gpu")]
 mod gpu {
@@ -270,6 +270,11 @@ mod gpu {
     fn syn_cap(ctx: &GpuContext) -> u64 {
         // Even, so a two-word synapse never straddles two bindings.
         (ctx.limits().max_storage_buffer_binding_size / 4).min(u64::from(u32::MAX / 2)) & !1
+    }
+
+    /// Bytes of stored synapses the device's synapse bindings hold.
+    pub fn synapse_capacity_bytes(ctx: &GpuContext) -> u64 {
+        syn_cap(ctx) * 4 * MAX_SYN_BINDINGS as u64
     }
 
     /// Fails, before anything is built, when `synapses` stored synapses cannot fit the

@@ -171,6 +171,9 @@ pub mod proj_mode {
     pub const ALL_TO_ALL: u32 = 2;
     /// The target with the source's index.
     pub const ONE_TO_ONE: u32 = 3;
+    /// `fixed_total_number` regenerated per spike: the source's out-degree from `rowptr`,
+    /// each synapse's target from its own Philox lane.
+    pub const FIXED_TOTAL: u32 = 4;
 }
 
 /// Targets per random stream of a procedural `pairwise_bernoulli` projection.
@@ -186,6 +189,7 @@ impl Proj {
             match c.rule {
                 crate::spec::Rule::AllToAll => proj_mode::ALL_TO_ALL,
                 crate::spec::Rule::OneToOne => proj_mode::ONE_TO_ONE,
+                crate::spec::Rule::FixedTotalNumber => proj_mode::FIXED_TOTAL,
                 _ if c.p >= 1.0 => proj_mode::ALL_TO_ALL,
                 _ => proj_mode::BERNOULLI,
             }
@@ -723,15 +727,16 @@ fn deliver_part(
             let drawn = pr.wdist.kind != 0 || pr.ddist.kind != 0;
             // This part's words: nobody else writes them during delivery. Procedural
             // synapses with drawn values draw them from the streams keyed (g, j).
-            let add = |j: u32| {
+            let add_keyed = |j: u32, key: u32| {
                 let (q, at) = if drawn {
-                    synapse_target(cfg, pr, seed, g, j, t, r)
+                    synapse_target(cfg, pr, seed, g, key, j, t, r)
                 } else {
                     (1, base + j as usize)
                 };
                 let w = &ring[at];
                 w.store(w.load(Relaxed).wrapping_add(q), Relaxed);
             };
+            let add = |j: u32| add_keyed(j, j);
             match pr.mode {
                 proj_mode::STORED if pr.words > 1 || pr.dbits > 0 => {
                     // Synapses of `words` words, the target above `dbits` bits of delay.
@@ -771,6 +776,26 @@ fn deliver_part(
                         add(local);
                     }
                 }
+                proj_mode::FIXED_TOTAL => {
+                    // Every part draws the row's targets (a quarter Philox block each) and
+                    // only its own synapses' values.
+                    let row = (pr.row0 + r * pop.size + local) as usize;
+                    let deg = tab.rowptr[row + 1] - tab.rowptr[row];
+                    super::connect::total_number_row(
+                        crate::rng::seed_key(seed),
+                        g,
+                        pr.index,
+                        deg,
+                        pr.tgt_size,
+                        pr.forbid_self == 1,
+                        local,
+                        |d, j| {
+                            if (lo_j..hi_j).contains(&j) {
+                                add_keyed(j, d);
+                            }
+                        },
+                    );
+                }
                 _ => {
                     // Procedural rows: each segment of targets has its own stream, so a part
                     // regenerates only the segments that reach into it.
@@ -790,25 +815,28 @@ fn deliver_part(
 }
 
 /// Weight in quanta and ring word of a procedural synapse from global neuron `g` (replica
-/// `r`, spike at step `t`) onto target `j`, its values drawn from the streams keyed (g, j)
-/// (`synapse_target` in the shader).
+/// `r`, spike at step `t`) onto target `j`, its values drawn from the streams keyed
+/// (g, `key`): the target for the rules drawn per pair, the draw index for
+/// `fixed_total_number` (`add_drawn` in the shader).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn synapse_target(
     cfg: &NetConfig,
     pr: &Proj,
     seed: u64,
     g: u32,
+    key: u32,
     j: u32,
     t: u32,
     r: u32,
 ) -> (u32, usize) {
     let q = if pr.wdist.kind != 0 {
-        pr.wdist.quantum(pr.wdist.draw(seed, g, j))
+        pr.wdist.quantum(pr.wdist.draw(seed, g, key))
     } else {
         1
     };
     let d = if pr.ddist.kind != 0 {
-        pr.ddist.steps(pr.ddist.draw(seed, g, j))
+        pr.ddist.steps(pr.ddist.draw(seed, g, key))
     } else {
         pr.delay
     };

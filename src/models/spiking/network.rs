@@ -17,6 +17,11 @@ pub const MAX_POPS: usize = 16;
 /// Stored synapses (bytes, all replicas) above which `connectivity = "auto"` projections
 /// become procedural.
 pub const AUTO_PROCEDURAL_BYTES: f64 = 256.0 * 1024.0 * 1024.0;
+/// Stored synapses (bytes) above which `connectivity = "auto"` `fixed_total_number`
+/// projections become procedural on the CPU path (on a GPU: above what its synapse bindings
+/// hold). Stored and procedural rows of that rule are the same synapses, so the choice
+/// changes speed and memory, never a result.
+pub const AUTO_STORED_CPU_BYTES: f64 = 8.0 * 1024.0 * 1024.0 * 1024.0;
 /// Most summary windows.
 pub const MAX_WIN: usize = 4;
 /// Longest block of steps per `neuron_step` dispatch (shorter blocks when the smallest
@@ -40,6 +45,8 @@ pub struct ProjectionInfo {
     pub resolution: f64,
     /// Connection rule and its numbers (and the distributions drawn per synapse).
     pub conn: ConnSpec,
+    /// `connectivity = "auto"` in the spec.
+    pub storage_auto: bool,
 }
 
 /// What a spiking run records.
@@ -316,7 +323,7 @@ impl SpikingNetwork {
             let weight = pr.weight.mean_drawn(true);
             if let Value::Drawn(d) = &pr.weight {
                 let d = d.keep_sign();
-                let k_max = conn.max_indegree(spec.simulation.seed, i as u32, replicas);
+                let k_max = conn.max_indegree(spec.simulation.seed, i as u32, replicas, n_neurons);
                 let mut wd = SynDist::new(&d, 1.0, Purpose::Weight.word() + 256 * i as u32);
                 resolution = weight_resolution(f64::from(wd.max_abs()), k_max, weight.abs())
                     .map_err(|m| spec.error(format!("{key}.weight"), m))?;
@@ -332,17 +339,19 @@ impl SpikingNetwork {
                 weight,
                 resolution,
                 conn,
+                storage_auto: pr.connectivity == Storage::Auto,
             });
             if pr.connectivity == Storage::Procedural {
-                if pr.rule == Rule::FixedTotalNumber
-                    || !matches!(
-                        pr.rule,
-                        Rule::PairwiseBernoulli | Rule::AllToAll | Rule::OneToOne
-                    )
-                {
+                if !matches!(
+                    pr.rule,
+                    Rule::PairwiseBernoulli
+                        | Rule::AllToAll
+                        | Rule::OneToOne
+                        | Rule::FixedTotalNumber
+                ) {
                     return Err(spec.error(
                         format!("{key}.connectivity"),
-                        "procedural connectivity regenerates a source's targets, which fixed_indegree and fixed_total_number (drawn per target) cannot: use pairwise_bernoulli or stored",
+                        "procedural connectivity regenerates a source's targets, which fixed_indegree (drawn per target) cannot: use pairwise_bernoulli, fixed_total_number or stored",
                     ));
                 }
                 if let Some(last) = projections.last_mut() {
@@ -614,6 +623,21 @@ impl SpikingNetwork {
             .map(|p| p.conn.expected_synapses() * f64::from(p.conn.words))
             .sum::<f64>()
             * f64::from(self.replicas)
+    }
+
+    /// The network with its `auto` `fixed_total_number` projections made procedural when the
+    /// stored synapse words would take more than `budget` bytes (their stored and procedural
+    /// rows are the same synapses, so only speed and memory change).
+    pub fn with_storage_budget(&self, budget: f64) -> SpikingNetwork {
+        let mut net = self.clone();
+        if net.expected_stored_words() * 4.0 > budget {
+            for p in &mut net.projections {
+                if p.storage_auto && p.conn.rule == Rule::FixedTotalNumber {
+                    p.conn.procedural = true;
+                }
+            }
+        }
+        net
     }
 
     /// Builds the connectivity of every projection and replica.

@@ -50,6 +50,12 @@ pub fn run(
     progress: &Progress,
 ) -> Result<SpikingReport> {
     let t0 = Instant::now();
+    let budget = match backend {
+        Backend::Cpu => super::network::AUTO_STORED_CPU_BYTES,
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => super::engine::synapse_capacity_bytes(ctx) as f64,
+    };
+    let net = &net.with_storage_budget(budget);
     #[cfg(feature = "gpu")]
     if let Backend::Gpu(ctx) = backend {
         super::engine::check_synapses(ctx, net.expected_stored_words())?;
@@ -165,7 +171,7 @@ pub fn run(
         "conventions": {
             "update": "NEST 3.10's update order for each model (docs/models.md, sections 4 and 5)",
             "stimulus": "a step current switching at step k acts from step k + 1 on, as NEST's I_stim",
-            "random_numbers": "GIF spike of neuron g at step k: uniform [0,1) from the Philox stream (seed; g, k, 2); Poisson input j: (seed; g, k, 4 + 256 j); connectivity of projection m: (seed; target or source neuron, m, 3); drawn weight and delay of a synapse of projection m: (seed; global source, target, 7 + 256 m) and (.., 8 + 256 m) for rules drawn per pair, (seed; global target, draw index, ..) for fixed_indegree and fixed_total_number",
+            "random_numbers": "GIF spike of neuron g at step k: uniform [0,1) from the Philox stream (seed; g, k, 2); Poisson input j: (seed; g, k, 4 + 256 j); connectivity of projection m: (seed; target or source neuron, m, 3); drawn weight and delay of a synapse of projection m: (seed; global source, target, 7 + 256 m) and (.., 8 + 256 m) for rules drawn per pair, (seed; global source, draw index, ..) for fixed_total_number, (seed; global target, draw index, ..) for fixed_indegree; fixed_total_number: out-degrees from (seed; replica, m, 3 + 256 (2^24 - 1)), target of synapse d of source g: lane d % 4 of the Philox block (g, m, 3, d / 4)",
             "drawn_weights": "summed per target and step as integers (weight / resolution, rounded), times the projection's resolution (a power of two): exact and independent of delivery order",
             "hazard_clamp": "(V - theta)/Delta_V is clamped at 60 (spike probability already 1)",
             "refractory_input": "iaf_psc_delta drops input arriving while refractory (NEST's default)",

@@ -5,9 +5,9 @@
 //!
 //! A synapse's value is a pure function of (seed, key, purpose): `key` is (global source,
 //! target index) for the rules without multapses (`pairwise_bernoulli`, `all_to_all`,
-//! `one_to_one`, stored or procedural) and (global target, draw index) for the rules drawn
-//! per target (`fixed_indegree`, `fixed_total_number`), so two synapses of a multapse draw
-//! different values. Purposes: `Weight + 256 k`, `Delay + 256 k` for projection k.
+//! `one_to_one`, stored or procedural), (global source, draw index) for `fixed_total_number`
+//! (rows drawn by source, stored or procedural) and (global target, draw index) for
+//! `fixed_indegree` (drawn per target), so two synapses of a multapse draw different values. Purposes: `Weight + 256 k`, `Delay + 256 k` for projection k.
 //!
 //! Delivery sums weights as integers: a weight w reaches the ring as
 //! `q = round(|w| / resolution)` with a power-of-two resolution per projection, chosen so that
