@@ -130,6 +130,9 @@ enum Command {
         /// Seeds per level.
         #[arg(long, default_value_t = 10)]
         seeds: u32,
+        /// Duration in ms (overrides simulation.t_end; windows past it are clipped).
+        #[arg(long = "t-end")]
+        t_end: Option<f64>,
         /// auto, gpu or cpu.
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
         backend: BackendChoice,
@@ -465,6 +468,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare {
             spec,
             seeds,
+            t_end,
             backend,
             out,
             json,
@@ -479,7 +483,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ));
                 d
             });
-            let c = neuropop::compare::compare(&spec, seeds, &backend, Some(&out))?;
+            let mut parsed = neuropop::spec::Spec::load(&spec)?;
+            let over = Overrides {
+                t_end,
+                ..Default::default()
+            };
+            for w in over.apply(&mut parsed)? {
+                eprintln!("neuropop: {w}");
+            }
+            let c = neuropop::compare::compare_spec(&parsed, seeds, &backend, Some(&out))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&c)?);
             } else {

@@ -322,3 +322,48 @@ fn microcircuit_gpu_matches_cpu() {
     // About 1543 neurons at a few Hz for 0.3 s.
     assert!(spikes > 500, "{spikes} spikes");
 }
+
+#[test]
+fn microcircuit_rates_and_irregularity_match_nest() {
+    // examples/microcircuit.toml as written (0.1 of the neurons, full in-degrees, 500 ms
+    // transient, 1000 ms recorded), seeds 1-3, against NEST 3.10 running the same network
+    // (tools/nest/microcircuit.py, seeds 1-5: mean and sd over seeds of the per-population
+    // mean rate and mean CV of ISIs). Tolerance: the targets (rates within 10 %, CV within
+    // 0.05) plus twice the sampling error of the difference of the two means (NEST's
+    // across-seed sd x sqrt(1/3 + 1/5)).
+    const NEST: [(&str, f64, f64, f64, f64); 8] = [
+        ("L23E", 1.646, 0.189, 0.578, 0.026),
+        ("L23I", 4.353, 0.412, 0.692, 0.031),
+        ("L4E", 4.194, 0.090, 0.605, 0.009),
+        ("L4I", 6.393, 0.144, 0.688, 0.012),
+        ("L5E", 9.986, 0.875, 0.688, 0.018),
+        ("L5I", 9.694, 0.233, 0.663, 0.025),
+        ("L6E", 1.090, 0.084, 0.577, 0.007),
+        ("L6I", 8.588, 0.197, 0.639, 0.010),
+    ];
+    let text = include_str!("../examples/microcircuit.toml");
+    let runs: Vec<_> = [1, 2, 3]
+        .iter()
+        .map(|s| {
+            run(
+                &text.replace("seed = 1", &format!("seed = {s}")),
+                &Backend::Cpu,
+            )
+        })
+        .collect();
+    let err = (1.0f64 / 3.0 + 1.0 / 5.0).sqrt();
+    for (p, rate, sd, cv, cv_sd) in NEST {
+        let mean = |name: String| runs.iter().map(|g| values(g, &name)[0]).sum::<f64>() / 3.0;
+        let (r, c) = (mean(format!("rate_{p}")), mean(format!("cv_{p}")));
+        let tol = 0.1 * rate + 2.0 * sd * err;
+        assert!(
+            (r - rate).abs() < tol,
+            "{p}: rate {r:.3} Hz vs NEST {rate} +- {sd}"
+        );
+        let tol = 0.05 + 2.0 * cv_sd * err;
+        assert!(
+            (c - cv).abs() < tol,
+            "{p}: CV {c:.3} vs NEST {cv} +- {cv_sd}"
+        );
+    }
+}

@@ -16,7 +16,7 @@ use crate::spec::Spec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
-    /// `gif_psc_exp` neurons with fixed in-degree connectivity.
+    /// `gif_psc_exp` neurons, connected by the projections' rules.
     Micro,
     /// One `gif_pop_psc_exp` unit per population.
     Meso,

@@ -151,7 +151,12 @@ fn charge_per_weight(spec: &Spec, tgt: usize, w: f64) -> std::result::Result<f64
     }
     let model = NeuronModel::from_name(&pop.model)
         .ok_or_else(|| format!("`{}` has no synapses to scale", pop.model))?;
-    Ok(match NeuronParams::from_table(model, &pop.params)? {
+    // An initial V_m drawn per neuron does not matter here.
+    let mut params = pop.params.clone();
+    if params.get("V_m").is_some_and(toml::Value::is_table) {
+        params.remove("V_m");
+    }
+    Ok(match NeuronParams::from_table(model, &params)? {
         NeuronParams::Iaf(p) if model == NeuronModel::IafPscDelta => p.C_m,
         NeuronParams::Iaf(p) => {
             if w >= 0.0 {
@@ -168,4 +173,79 @@ fn charge_per_weight(spec: &Spec, tgt: usize, w: f64) -> std::result::Result<f64
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_follows_nests_microcircuit_example() {
+        let text = r#"
+[simulation]
+dt = 0.1
+t_end = 100.0
+[scale]
+neurons = 0.5
+indegrees = 0.25
+rates = { E = 5.0, I = 10.0 }
+[[population]]
+name = "E"
+model = "iaf_psc_exp"
+size = 1001
+params = { tau_syn_ex = 0.5, tau_syn_in = 2.0, I_e = 1.0, V_m = { dist = "normal", mean = -60.0, std = 5.0 } }
+[[population]]
+name = "I"
+model = "iaf_psc_exp"
+size = 250
+[[projection]]
+source = "E"
+target = "E"
+rule = "fixed_indegree"
+indegree = 100
+weight = { dist = "normal", mean = 10.0, std = 1.0 }
+[[projection]]
+source = "I"
+target = "E"
+rule = "fixed_total_number"
+N = 50050
+weight = -40.0
+[[stimulus]]
+kind = "poisson"
+target = "E"
+rate = 1000.0
+weight = 20.0
+[record]
+spikes = [{ population = "E", first = 1001 }]
+"#;
+        let spec = Spec::parse(text, "t.toml").expect("spec");
+        let s = apply(&spec).expect("scaled");
+        assert!(s.scale.is_none());
+        // Sizes: 500.5 rounds half to even, as NumPy's round.
+        assert_eq!((s.populations[0].size, s.populations[1].size), (500, 125));
+        assert_eq!(s.record.spikes[0].first, 500);
+        assert_eq!(s.projections[0].indegree, Some(25));
+        // N x neurons x indegrees = 50050 x 0.125 = 6256.25.
+        assert_eq!(s.projections[1].n, Some(6256));
+        // Weights / sqrt(0.25) = x 2, the distribution's parameters with them.
+        let d = s.projections[0].weight.dist().expect("drawn");
+        assert_eq!((d.mean, d.std), (Some(20.0), Some(2.0)));
+        assert_eq!(s.projections[1].weight.fixed(), Some(-80.0));
+        let Stimulus::Poisson { rate, weight, .. } = &s.stimuli[0] else {
+            panic!("poisson")
+        };
+        assert_eq!((*rate, *weight), (250.0, 40.0));
+        // DC: (1 - sqrt k) x sum of w K rate tau_syn (pA): E->E 10 x 100 x 5 Hz x 0.5 ms,
+        // I->E -40 x (50050 / 1001) x 10 Hz x 2 ms, Poisson 20 x 1000 Hz x 0.5 ms.
+        let input = 10.0 * 100.0 * 5e-3 * 0.5 - 40.0 * 50.0 * 10e-3 * 2.0 + 20.0 * 1.0 * 0.5;
+        let i_e = s.populations[0].params["I_e"].as_float().expect("I_e");
+        assert!((i_e - (1.0 + 0.5 * input)).abs() < 1e-9, "{i_e}");
+        // Without `rates` for a source, indegrees != 1 is refused.
+        let e = Spec::parse(
+            &text.replace("rates = { E = 5.0, I = 10.0 }", "rates = { E = 5.0 }"),
+            "t.toml",
+        )
+        .expect_err("missing rate");
+        assert!(e.to_string().contains("scale.rates.I"), "{e}");
+    }
 }

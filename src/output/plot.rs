@@ -555,3 +555,74 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
+
+/// Bars, one per named category (e.g. the mean rate of each population).
+#[derive(Debug, Clone, Default)]
+pub struct BarPlot {
+    /// Title above the plot.
+    pub title: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// Category names, left to right.
+    pub labels: Vec<String>,
+    /// Bar heights (NaN: no bar).
+    pub values: Vec<f64>,
+}
+
+impl Figure for BarPlot {
+    /// Writes the plot as a 1000 x 560 PNG, each bar in its category's palette colour.
+    fn save(&self, path: &Path) -> Result<()> {
+        register_font();
+        let n = self.values.len().max(1);
+        let top = self
+            .values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+        let root = BitMapBackend::new(path, (1000, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(path, e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&self.title, (FONT, TITLE_PX))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(78)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..top)
+            .map_err(|e| err(path, e))?;
+        let labels = &self.labels;
+        let xfmt = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .y_desc(&self.y_label)
+            .x_labels(n)
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&|v| tick_label(*v))
+            .label_style((FONT, TICK_PX))
+            .axis_desc_style((FONT, DESC_PX))
+            .disable_x_mesh()
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|e| err(path, e))?;
+        chart
+            .draw_series(
+                self.values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(i, &v)| {
+                        let x = i as f64;
+                        Rectangle::new([(x - 0.35, 0.0), (x + 0.35, v)], color(i).filled())
+                    }),
+            )
+            .map_err(|e| err(path, e))?;
+        root.present().map_err(|e| err(path, e))
+    }
+}

@@ -9,7 +9,7 @@ use super::network::SpikingNetwork;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::models::common::{record_activity_times, record_spectrum, record_windows};
-use crate::output::plot::{Figure, LinePlot, Series};
+use crate::output::plot::{BarPlot, Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
 
@@ -538,6 +538,48 @@ fn plots(
             "raster.png",
             "spike times of the recorded neurons, populations stacked",
         )?;
+    }
+    // Mean rate and CV of ISIs per population in the first window (NEST's microcircuit
+    // example shows the rates so).
+    let recorded: Vec<usize> = (0..net.pops())
+        .filter(|&p| net.record.spikes[p] > 0)
+        .collect();
+    if recorded.len() > 1 {
+        if let Some(w) = net.record.activity.windows.first() {
+            let (lo, hi) = (w.lo as f64 * bin_ms, w.hi as f64 * bin_ms);
+            let mut rates = Vec::new();
+            let mut cvs = Vec::new();
+            for &p in &recorded {
+                let times: Vec<f64> = spikes[p]
+                    .iter()
+                    .map(|s| f64::from(s[0] + 1) * net.dt)
+                    .collect();
+                let senders: Vec<u32> = spikes[p].iter().map(|s| s[1]).collect();
+                let (r, c) = spike_statistics(&times, &senders, net.record.spikes[p], lo, hi);
+                rates.push(r);
+                cvs.push(c);
+            }
+            let labels: Vec<String> = recorded.iter().map(|&p| net.names[p].clone()).collect();
+            BarPlot {
+                title: format!("mean firing rate of the recorded neurons, [{lo}, {hi}) ms"),
+                y_label: "rate (Hz)".into(),
+                labels: labels.clone(),
+                values: rates,
+            }
+            .write_to(
+                rec,
+                dir,
+                "rates.png",
+                "mean firing rate per population in the first window (recorded neurons, replica 0)",
+            )?;
+            BarPlot {
+                title: format!("mean CV of inter-spike intervals, [{lo}, {hi}) ms"),
+                y_label: "CV of ISIs".into(),
+                labels,
+                values: cvs,
+            }
+            .write_to(rec, dir, "cv.png", "mean CV of the inter-spike intervals per population in the first window (recorded neurons with at least 3 spikes)")?;
+        }
     }
     if traces.iter().any(|t| !t.is_empty()) {
         let every = f64::from(net.record.trace_every) * net.dt;
