@@ -725,18 +725,18 @@ fn deliver_part(
             let slot = (t + pr.delay) % cfg.ring_len;
             let base = (slot * cfg.ring_row + pr.port_base + r * pr.tgt_size) as usize;
             let drawn = pr.wdist.kind != 0 || pr.ddist.kind != 0;
-            // This part's words: nobody else writes them during delivery. Procedural
-            // synapses with drawn values draw them from the streams keyed (g, j).
-            let add_keyed = |j: u32, key: u32| {
-                let (q, at) = if drawn {
-                    synapse_target(cfg, pr, seed, g, key, j, t, r)
-                } else {
-                    (1, base + j as usize)
-                };
+            // This part's words: nobody else writes them during delivery.
+            let add = |j: u32| {
+                let w = &ring[base + j as usize];
+                w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
+            };
+            // A procedural synapse with drawn values: drawn from the streams keyed (g, key).
+            // (Its own closure, so the plain one above stays a bare increment.)
+            let add_drawn = |j: u32, key: u32| {
+                let (q, at) = synapse_target(cfg, pr, seed, g, key, j, t, r);
                 let w = &ring[at];
                 w.store(w.load(Relaxed).wrapping_add(q), Relaxed);
             };
-            let add = |j: u32| add_keyed(j, j);
             match pr.mode {
                 proj_mode::STORED if pr.words > 1 || pr.dbits > 0 => {
                     // Synapses of `words` words, the target above `dbits` bits of delay.
@@ -768,12 +768,19 @@ fn deliver_part(
                     let b = lower_bound_near(targets, hi_j, pr.tgt_size);
                     targets[a..b].iter().for_each(|&j| add(j));
                 }
+                proj_mode::ALL_TO_ALL if drawn => (lo_j..hi_j)
+                    .filter(|&j| !(pr.forbid_self == 1 && j == local))
+                    .for_each(|j| add_drawn(j, j)),
                 proj_mode::ALL_TO_ALL => (lo_j..hi_j)
                     .filter(|&j| !(pr.forbid_self == 1 && j == local))
                     .for_each(add),
                 proj_mode::ONE_TO_ONE => {
                     if pr.forbid_self == 0 && (lo_j..hi_j).contains(&local) {
-                        add(local);
+                        if drawn {
+                            add_drawn(local, local);
+                        } else {
+                            add(local);
+                        }
                     }
                 }
                 proj_mode::FIXED_TOTAL => {
@@ -791,7 +798,11 @@ fn deliver_part(
                         local,
                         |d, j| {
                             if (lo_j..hi_j).contains(&j) {
-                                add_keyed(j, d);
+                                if drawn {
+                                    add_drawn(j, d);
+                                } else {
+                                    add(j);
+                                }
                             }
                         },
                     );
@@ -799,14 +810,25 @@ fn deliver_part(
                 _ => {
                     // Procedural rows: each segment of targets has its own stream, so a part
                     // regenerates only the segments that reach into it.
-                    let in_part = |j: u32| {
-                        if (lo_j..hi_j).contains(&j) {
-                            add(j);
-                        }
-                    };
                     let seg = pr.seg_len.max(1);
-                    for sg in lo_j / seg..hi_j.div_ceil(seg) {
-                        bernoulli_segment(seed, g, pr, sg, local, &in_part);
+                    if drawn {
+                        let in_part = |j: u32| {
+                            if (lo_j..hi_j).contains(&j) {
+                                add_drawn(j, j);
+                            }
+                        };
+                        for sg in lo_j / seg..hi_j.div_ceil(seg) {
+                            bernoulli_segment(seed, g, pr, sg, local, &in_part);
+                        }
+                    } else {
+                        let in_part = |j: u32| {
+                            if (lo_j..hi_j).contains(&j) {
+                                add(j);
+                            }
+                        };
+                        for sg in lo_j / seg..hi_j.div_ceil(seg) {
+                            bernoulli_segment(seed, g, pr, sg, local, &in_part);
+                        }
                     }
                 }
             }
