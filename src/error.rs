@@ -120,6 +120,11 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+
+    /// One or more MPI ranks failed; every rank returns this, naming each failed rank and
+    /// its error, and nothing is written.
+    #[error("{0}")]
+    Ranks(String),
 }
 
 impl Error {

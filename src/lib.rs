@@ -21,6 +21,7 @@ pub mod math;
 pub mod models;
 pub mod output;
 pub mod progress;
+pub mod ranks;
 pub mod rng;
 pub mod run;
 pub mod selftest;

@@ -270,9 +270,28 @@ fn main() -> ExitCode {
         eprintln!("neuropop: interrupted; no output was written");
         std::process::exit(130);
     });
+    // Under an MPI launcher (binary built with `--features mpi`): one rank per process;
+    // MPI is finalised when `_universe` drops at the end of main.
+    #[cfg(feature = "mpi")]
+    let _universe = if neuropop::ranks::launched_by_mpi() {
+        let u = mpi::initialize();
+        if let Some(u) = &u {
+            use mpi::traits::Communicator;
+            let w = u.world();
+            neuropop::ranks::init(w.rank() as usize, w.size() as usize);
+        }
+        u
+    } else {
+        None
+    };
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
+        // Every rank gets the same error; rank 0 reports it.
+        Err(e) if !neuropop::ranks::is_root() => {
+            let _ = e;
+            ExitCode::from(1)
+        }
         Err(e) => fail(&e),
     }
 }
@@ -290,6 +309,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             o.no_plots = no_plots;
             let command: Vec<String> = std::env::args().collect();
             let s = run_spec(&args.spec, &out, &o, command, !json)?;
+            if !neuropop::ranks::is_root() {
+                return Ok(ExitCode::SUCCESS);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {

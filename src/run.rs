@@ -30,7 +30,7 @@ pub enum Model {
 }
 
 /// What a model run reports besides its recordings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Report {
     /// Total replicas.
     pub replicas: u64,
@@ -98,6 +98,12 @@ impl Model {
             Model::Spiking(n) => u64::from(n.replicas) * n.steps,
             Model::Lif(n) => n.neurons() * n.steps,
         }
+    }
+
+    /// Whether MPI ranks divide this model's work (its replicas and sweep combinations);
+    /// otherwise rank 0 runs all of it.
+    pub fn distributed(&self) -> bool {
+        matches!(self, Model::Rate(_))
     }
 
     /// What it computes, for `--backend auto`.
@@ -333,26 +339,68 @@ pub fn run_spec_value(
     }
     let (backend, backend_reason) =
         Backend::resolve_for(spec.simulation.backend, model.workload())?;
+    // With MPI ranks, rank 0 writes everything; the others send it their results.
+    let root = crate::ranks::is_root();
+    let distributed = model.distributed();
     let mut dir = match out {
-        Some(d) => Some(OutputDir::create(d, spec.record.plots)?),
-        None => None,
+        Some(d) if root => Some(OutputDir::create(d, spec.record.plots)?),
+        _ => None,
     };
-    let mut memory = (keep || out.is_none()).then(TypedRecorder::new);
+    let mut memory = (root && (keep || out.is_none())).then(TypedRecorder::new);
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let progress = match progress {
+        _ if !root => Progress::hidden(),
         ProgressChoice::Hidden => Progress::hidden(),
         ProgressChoice::Bar => {
             Progress::bar(&format!("{label} ({})", backend.name()), model.work())
         }
         ProgressChoice::Callback(f) => Progress::callback(model.work(), f),
     };
-    let report = match (dir.as_mut(), memory.as_mut()) {
+    let result = match (dir.as_mut(), memory.as_mut()) {
+        // Ranks other than 0 run only models that divide their work among ranks.
+        _ if !root && !distributed => Ok(Report::default()),
+        _ if !root => model.run(
+            &backend,
+            &mut crate::output::NullRecorder::default(),
+            &progress,
+        ),
         (Some(d), Some(m)) => model.run(&backend, &mut crate::output::Tee::new(d, m), &progress),
         (Some(d), None) => model.run(&backend, d, &progress),
         (None, Some(m)) => model.run(&backend, m, &progress),
         (None, None) => model.run(&backend, &mut TypedRecorder::new(), &progress),
-    }?;
+    };
+    let report = crate::ranks::agree(result)?;
+    // Each rank's device, on rank 0.
+    let ranks = (crate::ranks::size() > 1).then(|| {
+        let mine = serde_json::json!({
+            "rank": crate::ranks::rank(),
+            "backend": backend.name(),
+            "adapter": backend.adapter().map(|a| a.name),
+            "cpu_threads": crate::cpu::threads(),
+            "runs": if distributed || root { "its share" } else { "nothing (rank 0 runs this model)" },
+        });
+        crate::ranks::gather_bytes(mine.to_string().as_bytes())
+            .iter()
+            .filter_map(|b| serde_json::from_slice(b).ok())
+            .collect::<Vec<serde_json::Value>>()
+    });
+    if !root {
+        return Ok(RunOutput {
+            summary: RunSummary {
+                out: PathBuf::new(),
+                backend: backend.name().to_string(),
+                adapter: None,
+                replicas: report.replicas,
+                steps: report.steps,
+                timings: Timings::default(),
+                files: Vec::new(),
+                warnings: Vec::new(),
+            },
+            arrays: None,
+            meta: Meta::default(),
+        });
+    }
     progress.finish();
     let simulate_s = t1.elapsed().as_secs_f64();
     let timings = Timings {
@@ -397,6 +445,7 @@ pub fn run_spec_value(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         model: report.meta.clone(),
+        ranks,
     };
     let out_dir = match dir {
         Some(d) => d.commit(&meta)?,

@@ -67,7 +67,8 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
     adapters.iter().map(|a| summary(&a.get_info())).collect()
 }
 
-/// The adapter `GpuContext::new` opens: the best one, or the first whose name contains
+/// The adapter `GpuContext::new` opens: the best one (with several MPI ranks on a machine,
+/// the local rank's among the equally good ones), or the first whose name contains
 /// `NEUROPOP_ADAPTER` (case-insensitive).
 fn pick_adapter() -> Result<wgpu::Adapter> {
     let mut adapters = pollster::block_on(instance().enumerate_adapters(backends()));
@@ -85,9 +86,24 @@ fn pick_adapter() -> Result<wgpu::Adapter> {
                     detail: format!(" whose name contains NEUROPOP_ADAPTER=`{w}`"),
                 })
         }
-        None => adapters.into_iter().next().ok_or(Error::NoAdapter {
-            detail: String::new(),
-        }),
+        None => {
+            // MPI ranks on one machine spread over its best adapters of the best kind
+            // (several GPUs: one per local rank, round robin).
+            let best = adapters.first().map(|a| rank(&a.get_info()));
+            let peers: Vec<wgpu::Adapter> = adapters
+                .into_iter()
+                .filter(|a| Some(rank(&a.get_info())) == best)
+                .collect();
+            let n = peers.len().max(1);
+            let local = if crate::ranks::size() > 1 {
+                crate::ranks::local_rank() % n
+            } else {
+                0
+            };
+            peers.into_iter().nth(local).ok_or(Error::NoAdapter {
+                detail: String::new(),
+            })
+        }
     }
 }
 

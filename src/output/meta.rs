@@ -17,7 +17,7 @@ pub struct Timings {
 }
 
 /// Contents of `meta.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Meta {
     /// `neuropop` and its version.
     pub neuropop_version: String,
@@ -54,4 +54,7 @@ pub struct Meta {
     /// Model-specific facts (e.g. coefficients, conventions followed).
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub model: serde_json::Value,
+    /// With several MPI ranks: each rank's device and share (absent for one process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ranks: Option<Vec<serde_json::Value>>,
 }

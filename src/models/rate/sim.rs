@@ -253,89 +253,153 @@ fn drive(
     }
     let seed = crate::rng::seed_key(net.seed);
     let spec = net.specialization();
-    let mut b0 = 0u64;
-    while b0 < total {
-        let nb = batch.min(total - b0);
-        let (c0, c1) = (b0 / rpc, (b0 + nb - 1) / rpc + 1);
-        let (coef, weights) = net.tables(c0, c1);
-        engine.load(&coef, &weights)?;
-        let rec_here = if b0 == 0 { rec_max.min(nb) } else { 0 };
-        let mut k = 0u64;
-        while k < steps {
-            let n = chunk.min(steps - k);
-            let s0 = if k == 0 { 0 } else { k / every + 1 };
-            let s1 = (k + n) / every;
-            let cfg = RateConfig {
-                n_replicas: nb as u32,
-                n_pops: m as u32,
-                replicas_per_combo: rpc as u32,
-                replica0: b0 as u32,
-                combo0: c0 as u32,
-                step0: k as u32,
-                n_steps: n as u32,
-                seed_lo: seed[0],
-                seed_hi: seed[1],
-                w_per_combo: u32::from(net.w_swept),
-                has_noise: u32::from(spec.noise),
-                has_stim: u32::from(spec.stim),
-                rec_replicas: rec_here as u32,
-                rec_every: every as u32,
-                rec_sample0: s0 as u32,
-                summary_from: net.record.summary_from as u32,
-                above,
-                cross_low: lo,
-                cross_high: hi,
-                summary_mask: spec.summary,
-            };
-            engine.step(&cfg, &net.stimuli.table(k, n))?;
-            engine.sync()?;
-            if rec_here > 0 && s1 + 1 > s0 {
-                let rows = s1 + 1 - s0;
-                let data = engine.trace((rows * rec_here * m as u64 * 2) as usize)?;
-                for row in 0..rows {
-                    let state_k = (s0 + row) * every;
-                    for out in &mut traces {
-                        let t = &out.trace;
-                        if state_k % u64::from(t.every) != 0 {
-                            continue;
-                        }
-                        let var = usize::from(t.var == Variable::Eta);
-                        let vals: Vec<f32> = (0..t.replicas as u64)
-                            .map(|r| {
-                                data[(((row * rec_here + r) * m as u64 + t.pop as u64) * 2)
-                                    as usize
-                                    + var]
-                            })
-                            .collect();
-                        rec.write(out.id, Data::F32(&vals))?;
-                        let sample = state_k / u64::from(t.every);
-                        if sample % out.plot_stride == 0 || state_k == steps {
-                            for (line, v) in out.plot.iter_mut().zip(&vals) {
-                                line.push((state_k as f64 * net.dt, f64::from(*v)));
+    // With MPI ranks each takes a contiguous share of the replicas (rank 0 the first, with
+    // every traced one); rank 0 writes its summaries as it goes and then the others', in
+    // rank order, so the files are a single process's.
+    let (rank, ranks) = (crate::ranks::rank(), crate::ranks::size());
+    let (r_lo, r_hi) = crate::ranks::share(total, rec_max, rank, ranks);
+    // Other ranks: each summary's values, in replica order (independent of batch sizes,
+    // which may differ between ranks with different devices).
+    let mut sent: Vec<Vec<u8>> = vec![Vec::new(); summaries.len()];
+    let mut mine = || -> Result<()> {
+        let mut b0 = r_lo;
+        while b0 < r_hi {
+            let nb = batch.min(r_hi - b0);
+            let (c0, c1) = (b0 / rpc, (b0 + nb - 1) / rpc + 1);
+            let (coef, weights) = net.tables(c0, c1);
+            engine.load(&coef, &weights)?;
+            let rec_here = if b0 == 0 { rec_max.min(nb) } else { 0 };
+            let mut k = 0u64;
+            while k < steps {
+                let n = chunk.min(steps - k);
+                let s0 = if k == 0 { 0 } else { k / every + 1 };
+                let s1 = (k + n) / every;
+                let cfg = RateConfig {
+                    n_replicas: nb as u32,
+                    n_pops: m as u32,
+                    replicas_per_combo: rpc as u32,
+                    replica0: b0 as u32,
+                    combo0: c0 as u32,
+                    step0: k as u32,
+                    n_steps: n as u32,
+                    seed_lo: seed[0],
+                    seed_hi: seed[1],
+                    w_per_combo: u32::from(net.w_swept),
+                    has_noise: u32::from(spec.noise),
+                    has_stim: u32::from(spec.stim),
+                    rec_replicas: rec_here as u32,
+                    rec_every: every as u32,
+                    rec_sample0: s0 as u32,
+                    summary_from: net.record.summary_from as u32,
+                    above,
+                    cross_low: lo,
+                    cross_high: hi,
+                    summary_mask: spec.summary,
+                };
+                engine.step(&cfg, &net.stimuli.table(k, n))?;
+                engine.sync()?;
+                if rec_here > 0 && s1 + 1 > s0 {
+                    let rows = s1 + 1 - s0;
+                    let data = engine.trace((rows * rec_here * m as u64 * 2) as usize)?;
+                    for row in 0..rows {
+                        let state_k = (s0 + row) * every;
+                        for out in &mut traces {
+                            let t = &out.trace;
+                            if state_k % u64::from(t.every) != 0 {
+                                continue;
+                            }
+                            let var = usize::from(t.var == Variable::Eta);
+                            let vals: Vec<f32> = (0..t.replicas as u64)
+                                .map(|r| {
+                                    data[(((row * rec_here + r) * m as u64 + t.pop as u64) * 2)
+                                        as usize
+                                        + var]
+                                })
+                                .collect();
+                            rec.write(out.id, Data::F32(&vals))?;
+                            let sample = state_k / u64::from(t.every);
+                            if sample % out.plot_stride == 0 || state_k == steps {
+                                for (line, v) in out.plot.iter_mut().zip(&vals) {
+                                    line.push((state_k as f64 * net.dt, f64::from(*v)));
+                                }
                             }
                         }
                     }
                 }
+                progress.inc(n * nb)?;
+                k += n;
             }
-            progress.inc(n * nb)?;
-            k += n;
+            let (state, summary) = engine.results((nb * m as u64) as usize)?;
+            for (si, (kind, pop, id, kept)) in summaries.iter_mut().enumerate() {
+                let values = (0..nb as usize).map(|r| {
+                    summary_value(kind, &state[r * m + *pop], &summary[r * m + *pop], count)
+                });
+                match kind {
+                    Summary::Crossings(..) => {
+                        let v: Vec<u32> = (0..nb as usize)
+                            .map(|r| summary[r * m + *pop].crossings)
+                            .collect();
+                        if rank == 0 {
+                            rec.write(*id, Data::U32(&v))?;
+                            if keep_summaries {
+                                kept.extend(v.iter().map(|&x| f64::from(x)));
+                            }
+                        } else {
+                            sent[si].extend(v.iter().flat_map(|x| x.to_le_bytes()));
+                        }
+                    }
+                    _ => {
+                        let v: Vec<f64> = values.collect();
+                        let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+                        if rank == 0 {
+                            rec.write(*id, Data::F32(&v32))?;
+                            if keep_summaries {
+                                kept.extend(v);
+                            }
+                        } else {
+                            // f64: the values rank 0's plots keep (the file holds them as f32).
+                            sent[si].extend(v.iter().flat_map(|x| x.to_le_bytes()));
+                        }
+                    }
+                }
+            }
+            b0 += nb;
         }
-        let (state, summary) = engine.results((nb * m as u64) as usize)?;
-        for (kind, pop, id, kept) in &mut summaries {
-            let values = (0..nb as usize)
-                .map(|r| summary_value(kind, &state[r * m + *pop], &summary[r * m + *pop], count));
-            match kind {
-                Summary::Crossings(..) => {
-                    let v: Vec<u32> = (0..nb as usize)
-                        .map(|r| summary[r * m + *pop].crossings)
+        Ok(())
+    };
+    crate::ranks::agree(mine())?;
+    if ranks > 1 {
+        // Each other rank sent its batches' summaries in batch order, each batch's in the
+        // order of `summaries`; rank 0 writes them replica by replica in the same order.
+        let all = crate::ranks::gather_bytes(&sent.concat());
+        for (k, bytes) in all.iter().enumerate().skip(1) {
+            let (klo, khi) = crate::ranks::share(total, rec_max, k, ranks);
+            let nk = (khi - klo) as usize;
+            let mut at = 0usize;
+            for (kind, _, id, kept) in &mut summaries {
+                let width = if let Summary::Crossings(..) = kind {
+                    4
+                } else {
+                    8
+                };
+                let part = bytes.get(at..at + width * nk).unwrap_or_default();
+                at += width * nk;
+                if width == 4 {
+                    let v: Vec<u32> = part
+                        .chunks_exact(4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                         .collect();
                     rec.write(*id, Data::U32(&v))?;
                     if keep_summaries {
                         kept.extend(v.iter().map(|&x| f64::from(x)));
                     }
-                }
-                _ => {
-                    let v: Vec<f64> = values.collect();
+                } else {
+                    let v: Vec<f64> = part
+                        .chunks_exact(8)
+                        .map(|b| {
+                            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                        })
+                        .collect();
                     let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
                     rec.write(*id, Data::F32(&v32))?;
                     if keep_summaries {
@@ -343,8 +407,8 @@ fn drive(
                     }
                 }
             }
+            progress.inc((khi - klo) * steps)?;
         }
-        b0 += nb;
     }
     for out in &traces {
         rec.close(out.id)?;

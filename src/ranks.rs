@@ -1,0 +1,225 @@
+//! Several processes sharing one run: MPI ranks (`mpirun -n K neuropop run ...`, built with
+//! the `mpi` feature). Without the feature, or when not started by an MPI launcher, the
+//! process is rank 0 of 1 and every function here is trivial.
+//!
+//! What the ranks share, and why the output cannot depend on their number: every random
+//! stream is keyed by global replica (or neuron), step and purpose, never by process, so a
+//! rank that simulates replicas `a..b` draws exactly what a single process draws for them.
+//! Rank 0 gathers the other ranks' results in rank order and writes the files a
+//! single-process run writes. Ranks agree on success before any gather ([`all_ok`]): a rank
+//! that failed makes every rank return an error naming it, and nothing is written.
+
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+
+/// (rank, size) of this process; (0, 1) unless [`init`] was given more.
+static WORLD: OnceLock<(usize, usize)> = OnceLock::new();
+
+/// Records this process's rank and the number of ranks (the binary calls it once, after
+/// initialising MPI).
+pub fn init(rank: usize, size: usize) {
+    let _ = WORLD.set((rank, size.max(1)));
+}
+
+/// This process's rank.
+pub fn rank() -> usize {
+    WORLD.get().map_or(0, |w| w.0)
+}
+
+/// The number of ranks.
+pub fn size() -> usize {
+    WORLD.get().map_or(1, |w| w.1)
+}
+
+/// Whether this process writes the output (rank 0).
+pub fn is_root() -> bool {
+    rank() == 0
+}
+
+/// The rank-local index among the ranks on this machine, from the launcher's environment
+/// (Open MPI, MPICH/Hydra, Slurm), for choosing a device; 0 when unknown.
+pub fn local_rank() -> usize {
+    [
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MPI_LOCALRANKID",
+        "SLURM_LOCALID",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    .unwrap_or(0)
+}
+
+/// Whether an MPI launcher started this process (so the binary should initialise MPI).
+pub fn launched_by_mpi() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some())
+}
+
+/// The contiguous share `[lo, hi)` of `0..total` that `rank` of `size` takes; rank 0's share
+/// starts at 0 and covers at least `0..first` (what only rank 0 records, e.g. traces).
+pub fn share(total: u64, first: u64, rank: usize, size: usize) -> (u64, u64) {
+    let size = size.max(1) as u64;
+    let bound = |k: u64| -> u64 {
+        if k == 0 {
+            0
+        } else if k >= size {
+            total
+        } else {
+            (total * k / size).max(first.min(total))
+        }
+    };
+    (bound(rank as u64), bound(rank as u64 + 1))
+}
+
+/// `Ok` on every rank when no rank has an error (`err` is this rank's message, if it failed);
+/// otherwise [`Error::Ranks`] on every rank, naming the failed ranks and their messages.
+/// Every rank must call it at the same point.
+pub fn all_ok(err: Option<String>) -> Result<()> {
+    if size() == 1 {
+        return match err {
+            Some(e) => Err(Error::Ranks(e)),
+            None => Ok(()),
+        };
+    }
+    #[cfg(feature = "mpi")]
+    {
+        let msg = err.unwrap_or_default().into_bytes();
+        let all = all_gather_bytes(&msg);
+        let failed: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(r, m)| format!("rank {r}: {}", String::from_utf8_lossy(m)))
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Ranks(failed.join("; ")))
+        }
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        match err {
+            Some(e) => Err(Error::Ranks(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `r` on a single process; with several ranks, `r` when every rank succeeded and
+/// [`Error::Ranks`] on every rank when any failed (see [`all_ok`]).
+pub fn agree<T>(r: Result<T>) -> Result<T> {
+    if size() == 1 {
+        return r;
+    }
+    match r {
+        Ok(v) => all_ok(None).map(|()| v),
+        Err(Error::Ranks(m)) => Err(Error::Ranks(m)),
+        Err(e) => {
+            all_ok(Some(e.to_string()))?;
+            Err(e)
+        }
+    }
+}
+
+/// Every rank's `mine`, in rank order, on every rank.
+#[cfg(feature = "mpi")]
+pub fn all_gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
+    use mpi::datatype::PartitionMut;
+    use mpi::traits::*;
+    // One leading byte on every contribution, so no buffer is ever empty (MPI rejects
+    // the null pointer of an empty one).
+    let mine = &[&[1u8][..], mine].concat()[..];
+    let world = mpi::topology::SimpleCommunicator::world();
+    let n = mine.len() as i32;
+    let mut counts = vec![0i32; size()];
+    world.all_gather_into(&n, &mut counts[..]);
+    let displs: Vec<i32> = counts
+        .iter()
+        .scan(0i32, |a, &c| {
+            let d = *a;
+            *a += c;
+            Some(d)
+        })
+        .collect();
+    let total: i32 = counts.iter().sum();
+    let mut buf = vec![0u8; total as usize];
+    {
+        let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+        world.all_gather_varcount_into(mine, &mut part);
+    }
+    counts
+        .iter()
+        .zip(&displs)
+        .map(|(&c, &d)| buf[d as usize + 1..(d + c) as usize].to_vec())
+        .collect()
+}
+
+/// Every rank's `mine`, in rank order, on rank 0 (empty elsewhere).
+pub fn gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
+    if size() == 1 {
+        return vec![mine.to_vec()];
+    }
+    #[cfg(feature = "mpi")]
+    {
+        use mpi::datatype::PartitionMut;
+        use mpi::traits::*;
+        let mine = &[&[1u8][..], mine].concat()[..];
+        let world = mpi::topology::SimpleCommunicator::world();
+        let root = world.process_at_rank(0);
+        let n = mine.len() as i32;
+        if is_root() {
+            let mut counts = vec![0i32; size()];
+            root.gather_into_root(&n, &mut counts[..]);
+            let displs: Vec<i32> = counts
+                .iter()
+                .scan(0i32, |a, &c| {
+                    let d = *a;
+                    *a += c;
+                    Some(d)
+                })
+                .collect();
+            let total: i32 = counts.iter().sum();
+            let mut buf = vec![0u8; total as usize];
+            {
+                let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+                root.gather_varcount_into_root(mine, &mut part);
+            }
+            counts
+                .iter()
+                .zip(&displs)
+                .map(|(&c, &d)| buf[d as usize + 1..(d + c) as usize].to_vec())
+                .collect()
+        } else {
+            root.gather_into(&n);
+            root.gather_varcount_into(mine);
+            Vec::new()
+        }
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        vec![mine.to_vec()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_cover_the_range_in_order() {
+        for (total, first, size) in [(10u64, 0u64, 3usize), (7, 5, 2), (3, 0, 4), (100, 2, 3)] {
+            let mut next = 0;
+            for r in 0..size {
+                let (lo, hi) = share(total, first, r, size);
+                assert_eq!(lo, next, "{total} {first} {size}");
+                assert!(hi >= lo);
+                next = hi;
+            }
+            assert_eq!(next, total);
+            assert!(share(total, first, 0, size).1 >= first.min(total));
+        }
+    }
+}

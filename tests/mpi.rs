@@ -1,0 +1,137 @@
+//! MPI ranks (`--features mpi`): `mpirun -n K neuropop run` writes the files a single
+//! process writes, byte for byte (the arrays and the plots), for K = 2 and 3; a model that
+//! does not divide its work runs on rank 0; a failing spec fails every rank with one
+//! message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
+#![cfg(feature = "mpi")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("neuropop_mpi_{}_{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// `neuropop run SPEC --out OUT --backend cpu` on `ranks` ranks (1: without mpirun).
+fn run(spec: &Path, out: &Path, ranks: usize) -> std::process::Output {
+    let bin = env!("CARGO_BIN_EXE_neuropop");
+    let mut cmd = if ranks == 1 {
+        Command::new(bin)
+    } else {
+        let mut c = Command::new("mpirun");
+        c.args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-n",
+            &ranks.to_string(),
+            bin,
+        ]);
+        c
+    };
+    cmd.args(["run"])
+        .arg(spec)
+        .args(["--backend", "cpu", "--out"])
+        .arg(out)
+        .env("NEUROPOP_THREADS", "1")
+        .output()
+        .expect("mpirun runs (install Open MPI: openmpi-bin)")
+}
+
+/// Every file of `a` except meta.json, with its bytes.
+fn files(a: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(a)
+        .expect("output dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "meta.json")
+        .map(|n| {
+            let b = std::fs::read(a.join(&n)).expect("read");
+            (n, b)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn meta(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("meta.json")).expect("meta")).expect("json")
+}
+
+const RATE: &str = r#"
+[simulation]
+dt = 0.1
+t_end = 200.0
+seed = 7
+replicas = 50
+[[population]]
+name = "E"
+model = "rate"
+params = { w = 5.0, I_ext = 0.56, sigma_ou = 0.7, tau_ou = 1.0 }
+[record]
+traces = [{ population = "E", variable = "r", replicas = 3 }]
+summaries = ["final", "mean", "above:0.5", "crossings:0.2:0.7"]
+[sweep]
+"E.w" = [4.0, 5.0, 6.0]
+"#;
+
+#[test]
+fn rate_sweep_on_ranks_writes_a_single_process_files() {
+    let spec = tmp("rate.toml");
+    std::fs::write(&spec, RATE).expect("spec");
+    let one = tmp("rate1");
+    assert!(run(&spec, &one, 1).status.success());
+    let want = files(&one);
+    assert!(want.iter().any(|(n, _)| n == "summary_E_crossings.npy"));
+    for k in [2, 3] {
+        let out = tmp(&format!("rate{k}"));
+        let o = run(&spec, &out, k);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let got = files(&out);
+        assert_eq!(
+            got.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            want.iter().map(|f| &f.0).collect::<Vec<_>>()
+        );
+        for ((n, a), (_, b)) in got.iter().zip(&want) {
+            assert!(a == b, "{n} differs on {k} ranks");
+        }
+        let m = meta(&out);
+        assert_eq!(m["ranks"].as_array().map(Vec::len), Some(k));
+        // Each rank prints nothing but rank 0's summary.
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(stdout.matches("replicas x").count(), 1, "{stdout}");
+    }
+}
+
+#[test]
+fn a_model_without_shares_runs_on_rank_zero() {
+    let text = include_str!("../examples/brunel_gif.toml")
+        .replace("t_end = 2000.0", "t_end = 600.0")
+        .replace("times = [1500.0]", "times = [300.0]")
+        .replace(
+            "windows = [[500.0, 1500.0], [1600.0, 2000.0]]",
+            "windows = [[100.0, 300.0]]",
+        );
+    let spec = tmp("meso.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let (one, two) = (tmp("meso1"), tmp("meso2"));
+    assert!(run(&spec, &one, 1).status.success());
+    let o = run(&spec, &two, 2);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(files(&one) == files(&two), "meso output differs on 2 ranks");
+    let m = meta(&two);
+    assert_eq!(m["ranks"][1]["runs"], "nothing (rank 0 runs this model)");
+}
+
+#[test]
+fn a_bad_spec_fails_every_rank_with_one_message() {
+    let spec = tmp("bad.toml");
+    std::fs::write(&spec, RATE.replace("replicas = 50", "replicas = 0")).expect("spec");
+    let out = tmp("bad");
+    let o = run(&spec, &out, 2);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("neuropop: error:").count(), 1, "{err}");
+    assert!(err.contains("simulation.replicas"), "{err}");
+    assert!(!out.exists(), "output left behind");
+}
