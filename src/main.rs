@@ -98,7 +98,8 @@ enum Command {
     /// Throughput of each kernel on the GPU and the CPU path, and their ratio.
     Bench {
         /// Which kernel: rng, scatter, rate, gif_pop, gif_psc_exp, brunel_lif or all; simd:
-        /// the CPU path's building blocks (exp, ln, sincos, division, Philox, memory) on one core.
+        /// the CPU path's building blocks (exp, ln, sincos, division, Philox, memory) on one core;
+        /// mpi (built with --features mpi, under mpirun): all-gather latency and bandwidth.
         #[arg(default_value = "all")]
         kernel: String,
         /// Replicas of the gif_pop benchmark on the GPU (the CPU path runs a sixteenth).
@@ -285,13 +286,19 @@ fn main() -> ExitCode {
         None
     };
     let cli = Cli::parse();
+    // Under several ranks only `run` is shared; every other command runs on rank 0 alone.
+    let shared = match &cli.command {
+        Command::Run { .. } => true,
+        Command::Bench { kernel, .. } => kernel == "mpi",
+        _ => false,
+    };
+    if neuropop::ranks::world_rank() != 0 && !shared {
+        return ExitCode::SUCCESS;
+    }
     match dispatch(cli) {
         Ok(code) => code,
         // Every rank gets the same error; rank 0 reports it.
-        Err(e) if !neuropop::ranks::is_root() => {
-            let _ = e;
-            ExitCode::from(1)
-        }
+        Err(_) if neuropop::ranks::world_rank() != 0 => ExitCode::from(1),
         Err(e) => fail(&e),
     }
 }
@@ -309,7 +316,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             o.no_plots = no_plots;
             let command: Vec<String> = std::env::args().collect();
             let s = run_spec(&args.spec, &out, &o, command, !json)?;
-            if !neuropop::ranks::is_root() {
+            if neuropop::ranks::world_rank() != 0 {
                 return Ok(ExitCode::SUCCESS);
             }
             if json {
@@ -403,6 +410,26 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             backend,
             json,
         } => {
+            #[cfg(feature = "mpi")]
+            if kernel == "mpi" {
+                // Every rank takes part; rank 0 reports.
+                let _shared = neuropop::ranks::share_run();
+                let costs = neuropop::ranks::collective_costs();
+                if neuropop::ranks::is_root() {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&costs)?);
+                    } else {
+                        println!("all-gather among {} ranks:", neuropop::ranks::size());
+                        for c in &costs {
+                            println!(
+                                "  {:>8} B per rank  {:>10.2} us  {:>10.3e} B/s received",
+                                c.bytes, c.us, c.received_per_s
+                            );
+                        }
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if kernel == "simd" {
                 let blocks = neuropop::bench::simd_blocks();
                 if json {

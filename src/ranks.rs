@@ -9,12 +9,16 @@
 //! single-process run writes. Ranks agree on success before any gather ([`all_ok`]): a rank
 //! that failed makes every rank return an error naming it, and nothing is written.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 
 /// (rank, size) of this process; (0, 1) unless [`init`] was given more.
 static WORLD: OnceLock<(usize, usize)> = OnceLock::new();
+/// Whether a run that the ranks share is in progress ([`share_run`]); outside one, the
+/// library behaves as a single process (rank 0 of 1) on every rank.
+static SHARED: AtomicBool = AtomicBool::new(false);
 
 /// Records this process's rank and the number of ranks (the binary calls it once, after
 /// initialising MPI).
@@ -22,14 +26,49 @@ pub fn init(rank: usize, size: usize) {
     let _ = WORLD.set((rank, size.max(1)));
 }
 
-/// This process's rank.
-pub fn rank() -> usize {
+/// This process's rank among all ranks.
+pub fn world_rank() -> usize {
     WORLD.get().map_or(0, |w| w.0)
 }
 
-/// The number of ranks.
-pub fn size() -> usize {
+/// The number of ranks started.
+pub fn world_size() -> usize {
     WORLD.get().map_or(1, |w| w.1)
+}
+
+/// This process's rank in the run in progress (0 outside a shared run).
+pub fn rank() -> usize {
+    if SHARED.load(Ordering::Relaxed) {
+        world_rank()
+    } else {
+        0
+    }
+}
+
+/// The number of ranks sharing the run in progress (1 outside a shared run).
+pub fn size() -> usize {
+    if SHARED.load(Ordering::Relaxed) {
+        world_size()
+    } else {
+        1
+    }
+}
+
+/// Marks a run that every rank takes part in (every rank must call it for the same run)
+/// until the guard drops.
+pub fn share_run() -> SharedRun {
+    SHARED.store(world_size() > 1, Ordering::Relaxed);
+    SharedRun
+}
+
+/// See [`share_run`].
+#[derive(Debug)]
+pub struct SharedRun;
+
+impl Drop for SharedRun {
+    fn drop(&mut self) {
+        SHARED.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Whether this process writes the output (rank 0).
@@ -202,6 +241,47 @@ pub fn gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
     {
         vec![mine.to_vec()]
     }
+}
+
+/// The cost of one all-gather of `bytes` bytes per rank (the exchange a spiking network
+/// partitioned over ranks makes once per delay block), as measured by [`collective_costs`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CollectiveCost {
+    /// Bytes each rank contributes.
+    pub bytes: usize,
+    /// Ranks.
+    pub ranks: usize,
+    /// Mean wall time of one all-gather, microseconds.
+    pub us: f64,
+    /// Bytes every rank receives per second.
+    pub received_per_s: f64,
+}
+
+/// Times all-gathers of 8 B to 4 MiB per rank among the ranks sharing the run (every rank
+/// must call it): the latency and bandwidth that a spike exchange per block would pay.
+#[cfg(feature = "mpi")]
+pub fn collective_costs() -> Vec<CollectiveCost> {
+    let mut out = Vec::new();
+    for bytes in [8usize, 1 << 10, 1 << 16, 1 << 20, 1 << 22] {
+        let mine = vec![7u8; bytes];
+        let reps = (64usize << 20).div_ceil(bytes * size()).clamp(5, 2000);
+        // Untimed rounds first (connection setup, caches).
+        for _ in 0..3 {
+            all_gather_bytes(&mine);
+        }
+        let t0 = std::time::Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(all_gather_bytes(&mine));
+        }
+        let s = t0.elapsed().as_secs_f64() / reps as f64;
+        out.push(CollectiveCost {
+            bytes,
+            ranks: size(),
+            us: s * 1e6,
+            received_per_s: (bytes * size()) as f64 / s,
+        });
+    }
+    out
 }
 
 #[cfg(test)]

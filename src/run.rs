@@ -103,7 +103,7 @@ impl Model {
     /// Whether MPI ranks divide this model's work (its replicas and sweep combinations);
     /// otherwise rank 0 runs all of it.
     pub fn distributed(&self) -> bool {
-        matches!(self, Model::Rate(_))
+        matches!(self, Model::Rate(_) | Model::Meso(_))
     }
 
     /// What it computes, for `--backend auto`.
@@ -293,7 +293,17 @@ pub fn run_spec(
     } else {
         ProgressChoice::Hidden
     };
-    let r = run_spec_value(spec, &label, Some(out), false, overrides, command, progress)?;
+    // Every MPI rank runs the CLI's `run`: they share it.
+    let r = run_spec_shared(
+        spec,
+        &label,
+        Some(out),
+        false,
+        overrides,
+        command,
+        progress,
+        true,
+    )?;
     Ok(r.summary)
 }
 
@@ -321,6 +331,21 @@ pub struct RunOutput {
 /// into the output directory `out` when given (the CLI's files, plots included), and into
 /// memory when `keep` is set (or when there is no `out`: the Python module's `run`).
 pub fn run_spec_value(
+    spec: Spec,
+    label: &str,
+    out: Option<&Path>,
+    keep: bool,
+    overrides: &Overrides,
+    command: Vec<String>,
+    progress: ProgressChoice,
+) -> Result<RunOutput> {
+    run_spec_shared(spec, label, out, keep, overrides, command, progress, false)
+}
+
+/// [`run_spec_value`], shared by the MPI ranks when `shared_run` (every rank must call it
+/// for the same spec): each takes its share of the work and rank 0 writes the output.
+#[allow(clippy::too_many_arguments)]
+pub fn run_spec_shared(
     mut spec: Spec,
     label: &str,
     out: Option<&Path>,
@@ -328,6 +353,7 @@ pub fn run_spec_value(
     overrides: &Overrides,
     command: Vec<String>,
     progress: ProgressChoice,
+    shared_run: bool,
 ) -> Result<RunOutput> {
     let t0 = Instant::now();
     let mut o = overrides.clone();
@@ -339,7 +365,9 @@ pub fn run_spec_value(
     }
     let (backend, backend_reason) =
         Backend::resolve_for(spec.simulation.backend, model.workload())?;
-    // With MPI ranks, rank 0 writes everything; the others send it their results.
+    // With MPI ranks (the CLI's `run` on every rank), rank 0 writes everything; the others
+    // send it their results.
+    let _shared = shared_run.then(crate::ranks::share_run);
     let root = crate::ranks::is_root();
     let distributed = model.distributed();
     let mut dir = match out {

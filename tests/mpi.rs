@@ -1,7 +1,7 @@
 //! MPI ranks (`--features mpi`): `mpirun -n K neuropop run` writes the files a single
-//! process writes, byte for byte (the arrays and the plots), for K = 2 and 3; a model that
-//! does not divide its work runs on rank 0; a failing spec fails every rank with one
-//! message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
+//! process writes, byte for byte (the arrays and the plots), for K = 2 and 3, for a rate
+//! sweep and mesoscopic replicas; a model that does not divide its work runs on rank 0; a
+//! failing spec fails every rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -104,23 +104,47 @@ fn rate_sweep_on_ranks_writes_a_single_process_files() {
 }
 
 #[test]
-fn a_model_without_shares_runs_on_rank_zero() {
+fn mesoscopic_replicas_on_ranks_write_a_single_process_files() {
+    // 10 replicas of the mesoscopic Brunel GIF network, 3 of them recorded bin by bin.
     let text = include_str!("../examples/brunel_gif.toml")
         .replace("t_end = 2000.0", "t_end = 600.0")
         .replace("times = [1500.0]", "times = [300.0]")
+        .replace("activity_replicas = 10", "activity_replicas = 3")
         .replace(
             "windows = [[500.0, 1500.0], [1600.0, 2000.0]]",
-            "windows = [[100.0, 300.0]]",
+            "windows = [[100.0, 300.0], [350.0, 600.0]]",
         );
     let spec = tmp("meso.toml");
     std::fs::write(&spec, text).expect("spec");
-    let (one, two) = (tmp("meso1"), tmp("meso2"));
+    let one = tmp("meso1");
+    assert!(run(&spec, &one, 1).status.success());
+    for k in [2, 3] {
+        let out = tmp(&format!("meso{k}"));
+        let o = run(&spec, &out, k);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            files(&one) == files(&out),
+            "meso output differs on {k} ranks"
+        );
+        assert_eq!(meta(&out)["ranks"][1]["runs"], "its share");
+    }
+}
+
+#[test]
+fn a_model_without_shares_runs_on_rank_zero() {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/drawn_synapses.toml");
+    let (one, two) = (tmp("spk1"), tmp("spk2"));
     assert!(run(&spec, &one, 1).status.success());
     let o = run(&spec, &two, 2);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(files(&one) == files(&two), "meso output differs on 2 ranks");
-    let m = meta(&two);
-    assert_eq!(m["ranks"][1]["runs"], "nothing (rank 0 runs this model)");
+    assert!(
+        files(&one) == files(&two),
+        "spiking output differs on 2 ranks"
+    );
+    assert_eq!(
+        meta(&two)["ranks"][1]["runs"],
+        "nothing (rank 0 runs this model)"
+    );
 }
 
 #[test]
@@ -134,4 +158,29 @@ fn a_bad_spec_fails_every_rank_with_one_message() {
     assert_eq!(err.matches("neuropop: error:").count(), 1, "{err}");
     assert!(err.contains("simulation.replicas"), "{err}");
     assert!(!out.exists(), "output left behind");
+}
+
+#[test]
+fn other_commands_run_on_rank_zero_alone() {
+    // `validate` runs both paths itself: under two ranks rank 0 does it all, once.
+    let spec = tmp("val.toml");
+    std::fs::write(&spec, RATE).expect("spec");
+    let o = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
+        .arg(env!("CARGO_BIN_EXE_neuropop"))
+        .arg("validate")
+        .arg(&spec)
+        .output()
+        .expect("mpirun");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        stdout.matches("agree within tolerance").count(),
+        1,
+        "{stdout}"
+    );
 }

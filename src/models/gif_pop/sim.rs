@@ -235,92 +235,132 @@ fn drive(
         win_lo[i] = w.lo as u32;
         win_hi[i] = w.hi as u32;
     }
-    let mut b0 = 0u64;
-    while b0 < total {
-        let nb = batch.min(total - b0);
-        let (c0, c1) = (b0 / rpc, (b0 + nb - 1) / rpc + 1);
-        let (coef, tk, tt, proj) = net.tables(c0, c1);
-        let theta: Vec<[f32; 2]> = tk.iter().zip(&tt).map(|(a, b)| [*a, *b]).collect();
-        engine.load(&coef, &theta, &proj)?;
-        let rec_here = if b0 == 0 { k_rec.min(nb) } else { 0 };
-        let mut k = 0u64;
-        while k < net.steps {
-            let n = chunk.min(net.steps - k);
-            let bin0 = k / bs;
-            let rows = (k + n) / bs - bin0;
-            let cfg = MesoConfig {
-                n_replicas: nb as u32,
-                replicas_per_combo: rpc as u32,
-                replica0: b0 as u32,
-                combo0: c0 as u32,
-                step0: k as u32,
-                n_steps: n as u32,
-                seed_lo: seed[0],
-                seed_hi: seed[1],
-                l_max: net.l_max as u32,
-                d_len: net.d_len as u32,
-                n_proj: net.projections.len() as u32,
-                per_combo: u32::from(net.per_combo),
-                bin_steps: bs as u32,
-                rec_replicas: rec_here as u32,
-                rec_bin0: bin0 as u32,
-                n_win: wins.len() as u32,
-                win_lo,
-                win_hi,
-                has_stim: u32::from(!net.stimuli.is_empty()),
-                zero: 0,
-                _pad: [0; 2],
-            };
-            engine.step(&cfg, &net.stimuli.table(k, n))?;
-            if rec_here > 0 && rows > 0 {
-                let data = engine.rec((rows * rec_here * np as u64 * 2) as usize)?;
-                for (p, out) in acts.iter_mut().enumerate() {
-                    let scale = 1000.0 / (net.sizes[p] as f64 * bin_ms);
-                    let bar_scale = 1000.0 / (net.sizes[p] as f64 * bin_ms);
-                    let mut an = Vec::with_capacity((rows * rec_here) as usize);
-                    let mut abar = Vec::with_capacity((rows * rec_here) as usize);
-                    for row in 0..rows {
-                        for r in 0..rec_here {
-                            let i = (((row * rec_here + r) * np as u64 + p as u64) * 2) as usize;
-                            let a = f64::from(data[i]) * scale;
-                            an.push(a as f32);
-                            abar.push((f64::from(data[i + 1]) * bar_scale) as f32);
-                            out.kept[r as usize].push(a);
-                            if r == 0 {
-                                out.kept_bar.push(f64::from(data[i + 1]) * bar_scale);
+    // With MPI ranks each takes a contiguous share of the replicas (rank 0 the first, with
+    // every recorded one); rank 0 writes the others' window statistics after its own, in
+    // rank order, so the files are a single process's.
+    let (rank, ranks) = (crate::ranks::rank(), crate::ranks::size());
+    let (r_lo, r_hi) = crate::ranks::share(total, k_rec, rank, ranks);
+    // Other ranks: each population's means, then its variances, in replica order.
+    let mut sent: Vec<Vec<u8>> = vec![Vec::new(); 2 * np];
+    let mut mine = || -> Result<()> {
+        let mut b0 = r_lo;
+        while b0 < r_hi {
+            let nb = batch.min(r_hi - b0);
+            let (c0, c1) = (b0 / rpc, (b0 + nb - 1) / rpc + 1);
+            let (coef, tk, tt, proj) = net.tables(c0, c1);
+            let theta: Vec<[f32; 2]> = tk.iter().zip(&tt).map(|(a, b)| [*a, *b]).collect();
+            engine.load(&coef, &theta, &proj)?;
+            let rec_here = if b0 == 0 { k_rec.min(nb) } else { 0 };
+            let mut k = 0u64;
+            while k < net.steps {
+                let n = chunk.min(net.steps - k);
+                let bin0 = k / bs;
+                let rows = (k + n) / bs - bin0;
+                let cfg = MesoConfig {
+                    n_replicas: nb as u32,
+                    replicas_per_combo: rpc as u32,
+                    replica0: b0 as u32,
+                    combo0: c0 as u32,
+                    step0: k as u32,
+                    n_steps: n as u32,
+                    seed_lo: seed[0],
+                    seed_hi: seed[1],
+                    l_max: net.l_max as u32,
+                    d_len: net.d_len as u32,
+                    n_proj: net.projections.len() as u32,
+                    per_combo: u32::from(net.per_combo),
+                    bin_steps: bs as u32,
+                    rec_replicas: rec_here as u32,
+                    rec_bin0: bin0 as u32,
+                    n_win: wins.len() as u32,
+                    win_lo,
+                    win_hi,
+                    has_stim: u32::from(!net.stimuli.is_empty()),
+                    zero: 0,
+                    _pad: [0; 2],
+                };
+                engine.step(&cfg, &net.stimuli.table(k, n))?;
+                if rec_here > 0 && rows > 0 {
+                    let data = engine.rec((rows * rec_here * np as u64 * 2) as usize)?;
+                    for (p, out) in acts.iter_mut().enumerate() {
+                        let scale = 1000.0 / (net.sizes[p] as f64 * bin_ms);
+                        let bar_scale = 1000.0 / (net.sizes[p] as f64 * bin_ms);
+                        let mut an = Vec::with_capacity((rows * rec_here) as usize);
+                        let mut abar = Vec::with_capacity((rows * rec_here) as usize);
+                        for row in 0..rows {
+                            for r in 0..rec_here {
+                                let i =
+                                    (((row * rec_here + r) * np as u64 + p as u64) * 2) as usize;
+                                let a = f64::from(data[i]) * scale;
+                                an.push(a as f32);
+                                abar.push((f64::from(data[i + 1]) * bar_scale) as f32);
+                                out.kept[r as usize].push(a);
+                                if r == 0 {
+                                    out.kept_bar.push(f64::from(data[i + 1]) * bar_scale);
+                                }
                             }
                         }
+                        rec.write(out.an, Data::F32(&an))?;
+                        rec.write(out.abar, Data::F32(&abar))?;
                     }
-                    rec.write(out.an, Data::F32(&an))?;
-                    rec.write(out.abar, Data::F32(&abar))?;
+                }
+                progress.inc(n * nb)?;
+                k += n;
+            }
+            let ws = engine.wsum(nb as usize)?;
+            for (p, (mean_id, var_id)) in summ.iter().enumerate() {
+                let nn = net.sizes[p] as f64;
+                let mut means = Vec::with_capacity(nb as usize * wins.len());
+                let mut vars = Vec::with_capacity(nb as usize * wins.len());
+                for r in 0..nb as usize {
+                    for (w, win) in wins.iter().enumerate() {
+                        let e = ws[(r * np + p) * MAX_WIN + w];
+                        let s = f64::from(e[0]) + f64::from(e[1]) * 4_294_967_296.0;
+                        let q = f64::from(e[2]) + f64::from(e[3]) * 4_294_967_296.0;
+                        let nbins = (win.hi - win.lo) as f64;
+                        let scale = 1000.0 / (nn * bin_ms);
+                        let m = s / nbins;
+                        means.push(m * scale);
+                        vars.push(
+                            ((q / nbins - m * m) * nbins / (nbins - 1.0).max(1.0)) * scale * scale,
+                        );
+                    }
+                }
+                if rank == 0 {
+                    rec.write(*mean_id, Data::F64(&means))?;
+                    rec.write(*var_id, Data::F64(&vars))?;
+                } else {
+                    sent[2 * p].extend(means.iter().flat_map(|x| x.to_le_bytes()));
+                    sent[2 * p + 1].extend(vars.iter().flat_map(|x| x.to_le_bytes()));
                 }
             }
-            progress.inc(n * nb)?;
-            k += n;
+            b0 += nb;
         }
-        let ws = engine.wsum(nb as usize)?;
-        for (p, (mean_id, var_id)) in summ.iter().enumerate() {
-            let nn = net.sizes[p] as f64;
-            let mut means = Vec::with_capacity(nb as usize * wins.len());
-            let mut vars = Vec::with_capacity(nb as usize * wins.len());
-            for r in 0..nb as usize {
-                for (w, win) in wins.iter().enumerate() {
-                    let e = ws[(r * np + p) * MAX_WIN + w];
-                    let s = f64::from(e[0]) + f64::from(e[1]) * 4_294_967_296.0;
-                    let q = f64::from(e[2]) + f64::from(e[3]) * 4_294_967_296.0;
-                    let nbins = (win.hi - win.lo) as f64;
-                    let scale = 1000.0 / (nn * bin_ms);
-                    let m = s / nbins;
-                    means.push(m * scale);
-                    vars.push(
-                        ((q / nbins - m * m) * nbins / (nbins - 1.0).max(1.0)) * scale * scale,
-                    );
+        Ok(())
+    };
+    crate::ranks::agree(mine())?;
+    if ranks > 1 {
+        let all = crate::ranks::gather_bytes(&sent.concat());
+        for (k, bytes) in all.iter().enumerate().skip(1) {
+            let (klo, khi) = crate::ranks::share(total, k_rec, k, ranks);
+            let len = 8 * (khi - klo) as usize * wins.len();
+            let mut at = 0usize;
+            for (mean_id, var_id) in &summ {
+                for id in [mean_id, var_id] {
+                    let v: Vec<f64> = bytes
+                        .get(at..at + len)
+                        .unwrap_or_default()
+                        .chunks_exact(8)
+                        .map(|b| {
+                            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                        })
+                        .collect();
+                    at += len;
+                    rec.write(*id, Data::F64(&v))?;
                 }
             }
-            rec.write(*mean_id, Data::F64(&means))?;
-            rec.write(*var_id, Data::F64(&vars))?;
+            progress.inc((khi - klo) * net.steps)?;
         }
-        b0 += nb;
     }
     for out in &acts {
         rec.close(out.an)?;
