@@ -132,7 +132,7 @@ pub enum DistKind {
 }
 
 impl DistKind {
-    /// The code the kernels use (`DIST_*` in shaders/shared/synapse.wgsl; 0 = fixed).
+    /// The code the kernels use (`SynDist::kind`, shaders/shared/synapse.wgsl; 0: one value).
     pub fn code(self) -> u32 {
         match self {
             DistKind::Normal => 1,

@@ -8,8 +8,9 @@
 //! `fixed_total_number` the out-degrees are a multinomial draw per replica and synapse d of
 //! source g has its target in lane d % 4 of the Philox block (g, projection, Connect, d / 4),
 //! so a row can also be drawn again at delivery (procedural). Synapses may carry a delay and a
-//! weight drawn per synapse ([`super::synapse`]). Rows list targets in increasing order. Only the spike counts delivered through them matter to the models,
-//! so the order inside a row never changes a result.
+//! weight drawn per synapse ([`super::synapse`]). Rows list targets in increasing order.
+//! Only the integer sums delivered through them matter to the models, so the order inside a
+//! row never changes a result.
 //!
 //! On the GPU path `fixed_indegree` projections (with multapses) are built on the device
 //! instead: `connect_count` (shaders/connect_count.wgsl) counts each source's targets, the

@@ -546,7 +546,7 @@ fn plots(
         .collect();
     if recorded.len() > 1 {
         if let Some(w) = net.record.activity.windows.first() {
-            let (lo, hi) = (w.lo as f64 * bin_ms, w.hi as f64 * bin_ms);
+            let (lo, hi) = (w.lo as f64 * bin_ms, w.hi.min(net.bins()) as f64 * bin_ms);
             let mut rates = Vec::new();
             let mut cvs = Vec::new();
             for &p in &recorded {

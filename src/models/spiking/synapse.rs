@@ -7,7 +7,8 @@
 //! target index) for the rules without multapses (`pairwise_bernoulli`, `all_to_all`,
 //! `one_to_one`, stored or procedural), (global source, draw index) for `fixed_total_number`
 //! (rows drawn by source, stored or procedural) and (global target, draw index) for
-//! `fixed_indegree` (drawn per target), so two synapses of a multapse draw different values. Purposes: `Weight + 256 k`, `Delay + 256 k` for projection k.
+//! `fixed_indegree` (drawn per target), so two synapses of a multapse draw different values.
+//! Purposes: `Weight + 256 k`, `Delay + 256 k` for projection k.
 //!
 //! Delivery sums weights as integers: a weight w reaches the ring as
 //! `q = round(|w| / resolution)` with a power-of-two resolution per projection, chosen so that
