@@ -103,7 +103,7 @@ impl Model {
     /// Whether MPI ranks divide this model's work (its replicas and sweep combinations);
     /// otherwise rank 0 runs all of it.
     pub fn distributed(&self) -> bool {
-        matches!(self, Model::Rate(_) | Model::Meso(_))
+        matches!(self, Model::Rate(_) | Model::Meso(_) | Model::Lif(_))
     }
 
     /// What it computes, for `--backend auto`.

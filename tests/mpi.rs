@@ -1,7 +1,8 @@
 //! MPI ranks (`--features mpi`): `mpirun -n K neuropop run` writes the files a single
 //! process writes, byte for byte (the arrays and the plots), for K = 2 and 3, for a rate
-//! sweep and mesoscopic replicas; a model that does not divide its work runs on rank 0; a
-//! failing spec fails every rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
+//! sweep, mesoscopic replicas and independent LIF neurons; a spiking network (which does not
+//! divide its work yet) runs on rank 0; a failing spec fails every rank with one message and
+//! no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -127,6 +128,28 @@ fn mesoscopic_replicas_on_ranks_write_a_single_process_files() {
             "meso output differs on {k} ranks"
         );
         assert_eq!(meta(&out)["ranks"][1]["runs"], "its share");
+    }
+}
+
+#[test]
+fn lif_neurons_on_ranks_write_a_single_process_files() {
+    // Correlated noise in groups of 20 (the pooled count correlation sums run across the
+    // ranks' shares in neuron order), a sweep, counts, spikes and traces of the first neurons.
+    let text = "[simulation]\ndt = 0.1\nt_end = 300.0\nseed = 5\nreplicas = 2\n[[population]]\nname = \"N\"\nmodel = \"lif\"\nsize = 300\nparams = { tau_m = 20.0, E_L = 0.0, V_reset = 0.0, V_th = 20.0, t_ref = 5.0, R_m = 1.0, I = 20.0, sigma = 2.0, crossing_correction = true, group = 20, rho = 0.3 }\n[record]\nwindows = [[100.0, 300.0]]\nspikes = [{ population = \"N\", first = 50 }]\ntraces = [{ population = \"N\", variable = \"V_m\", first = 3 }]\n[sweep]\n\"N.I\" = [18.0, 22.0]\n";
+    let spec = tmp("lif.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let one = tmp("lif1");
+    let o = run(&spec, &one, 1);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(one.join("corr_N.npy").exists());
+    for k in [2, 3] {
+        let out = tmp(&format!("lif{k}"));
+        let o = run(&spec, &out, k);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            files(&one) == files(&out),
+            "lif output differs on {k} ranks"
+        );
     }
 }
 

@@ -215,86 +215,17 @@ fn drive(
     };
     let windows = net.window_words();
     let seed = crate::rng::seed_key(net.seed);
-    let mut b0 = 0u64;
-    while b0 < total {
-        let nb = batch.min(total - b0);
-        let (c0, c1) = (b0 / per_combo, (b0 + nb - 1) / per_combo + 1);
-        engine.load(&net.tables(c0, c1), &windows)?;
-        let (rec_s, rec_t) = if b0 == 0 { (n_rec, n_tr) } else { (0, 0) };
-        let mut k = 0u64;
-        while k < steps {
-            let n = chunk.min(steps - k);
-            let t0 = if k == 0 { 0 } else { k / every + 1 };
-            let t1 = (k + n) / every;
-            let cfg = LifConfig {
-                n_threads: nb as u32,
-                neuron0: b0 as u32,
-                per_combo: per_combo as u32,
-                combo0: c0 as u32,
-                step0: k as u32,
-                n_steps: n as u32,
-                seed_lo: seed[0],
-                seed_hi: seed[1],
-                rec_spikes: rec_s as u32,
-                spike_cap: cap as u32,
-                rec_trace: rec_t as u32,
-                trace_every: every as u32,
-                trace_sample0: t0 as u32,
-                zero: 0,
-                dt: net.dt as f32,
-                pop_size: net.size as u32,
-                group: net.group as u32,
-                n_groups: net.groups_per_replica() as u32,
-                pad0: 0,
-                pad1: 0,
-            };
-            engine.step(&cfg, &net.stimuli.table(k, n))?;
-            engine.sync()?;
-            let rows = if rec_t > 0 && t1 + 1 > t0 {
-                t1 + 1 - t0
-            } else {
-                0
-            };
-            if rec_s > 0 || rows > 0 {
-                let (sn, sw, tr) = engine.records(rec_s as usize, cap, (rows * rec_t) as usize)?;
-                let first = spikes.len();
-                for (i, &m) in sn.iter().enumerate() {
-                    for j in 0..m as usize {
-                        let w = (i * cap + j) * 2;
-                        let t = f64::from(sw[w]) * net.dt + f64::from(f32::from_bits(sw[w + 1]));
-                        spikes.push((t, i as u32));
-                    }
-                }
-                spikes[first..].sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                if let Some(id) = trace_id {
-                    rec.write(id, Data::F32(&tr))?;
-                    for (l, line) in wav.iter_mut().enumerate() {
-                        line.extend((0..rows).map(|row| tr[(row * rec_t) as usize + l]));
-                    }
-                    for row in 0..rows {
-                        let tk = (t0 + row) * every;
-                        for (l, line) in trace_plot.iter_mut().enumerate() {
-                            line.push((
-                                tk as f64 * net.dt,
-                                f64::from(tr[(row * rec_t) as usize + l]),
-                            ));
-                        }
-                    }
-                }
-            }
-            progress.inc(n * nb)?;
-            k += n;
-        }
-        let (_, counts) = engine.results(nb as usize, nw)?;
-        for i in 0..nb as usize {
-            let c = ((b0 + i as u64) / per_combo) as usize;
-            for w in 0..nw {
-                let x = f64::from(counts[i * nw + w]);
-                s1[c * nw + w] += x;
-                s2[c * nw + w] += x * x;
+    // Spike counts of neurons gi0.. (nw per neuron) into the sums, in neuron order.
+    let mut absorb = |gi0: u64, counts: &[u32], rec: &mut dyn Recorder| -> Result<()> {
+        for (i, c) in counts.chunks_exact(nw.max(1)).enumerate() {
+            let gi = gi0 + i as u64;
+            let combo = (gi / per_combo) as usize;
+            for (w, &x) in c.iter().enumerate().take(nw) {
+                let x = f64::from(x);
+                s1[combo * nw + w] += x;
+                s2[combo * nw + w] += x * x;
             }
             if want_corr {
-                let gi = b0 + i as u64;
                 let key = (gi / net.size) * ngroups + (gi % net.size) / net.group;
                 if key != gkey {
                     flush(gkey, gn, &mut gsum);
@@ -302,15 +233,121 @@ fn drive(
                     gn = 0;
                 }
                 gn += 1;
-                for w in 0..nw {
-                    gsum[w] += f64::from(counts[i * nw + w]);
+                for (w, &x) in c.iter().enumerate().take(nw) {
+                    gsum[w] += f64::from(x);
                 }
             }
         }
         if let Some(id) = counts_id {
-            rec.write(id, Data::U32(&counts))?;
+            rec.write(id, Data::U32(counts))?;
         }
-        b0 += nb;
+        Ok(())
+    };
+    // With MPI ranks each takes a contiguous share of the neurons (rank 0 the first, with
+    // every recorded one); rank 0 absorbs the others' counts after its own, in rank order,
+    // so every sum runs in a single process's order.
+    let (rank, ranks) = (crate::ranks::rank(), crate::ranks::size());
+    let (n_lo, n_hi) = crate::ranks::share(total, n_rec.max(n_tr), rank, ranks);
+    let mut sent: Vec<u8> = Vec::new();
+    let mut mine = || -> Result<()> {
+        let mut b0 = n_lo;
+        while b0 < n_hi {
+            let nb = batch.min(n_hi - b0);
+            let (c0, c1) = (b0 / per_combo, (b0 + nb - 1) / per_combo + 1);
+            engine.load(&net.tables(c0, c1), &windows)?;
+            let (rec_s, rec_t) = if b0 == 0 { (n_rec, n_tr) } else { (0, 0) };
+            let mut k = 0u64;
+            while k < steps {
+                let n = chunk.min(steps - k);
+                let t0 = if k == 0 { 0 } else { k / every + 1 };
+                let t1 = (k + n) / every;
+                let cfg = LifConfig {
+                    n_threads: nb as u32,
+                    neuron0: b0 as u32,
+                    per_combo: per_combo as u32,
+                    combo0: c0 as u32,
+                    step0: k as u32,
+                    n_steps: n as u32,
+                    seed_lo: seed[0],
+                    seed_hi: seed[1],
+                    rec_spikes: rec_s as u32,
+                    spike_cap: cap as u32,
+                    rec_trace: rec_t as u32,
+                    trace_every: every as u32,
+                    trace_sample0: t0 as u32,
+                    zero: 0,
+                    dt: net.dt as f32,
+                    pop_size: net.size as u32,
+                    group: net.group as u32,
+                    n_groups: net.groups_per_replica() as u32,
+                    pad0: 0,
+                    pad1: 0,
+                };
+                engine.step(&cfg, &net.stimuli.table(k, n))?;
+                engine.sync()?;
+                let rows = if rec_t > 0 && t1 + 1 > t0 {
+                    t1 + 1 - t0
+                } else {
+                    0
+                };
+                if rec_s > 0 || rows > 0 {
+                    let (sn, sw, tr) =
+                        engine.records(rec_s as usize, cap, (rows * rec_t) as usize)?;
+                    let first = spikes.len();
+                    for (i, &m) in sn.iter().enumerate() {
+                        for j in 0..m as usize {
+                            let w = (i * cap + j) * 2;
+                            let t =
+                                f64::from(sw[w]) * net.dt + f64::from(f32::from_bits(sw[w + 1]));
+                            spikes.push((t, i as u32));
+                        }
+                    }
+                    spikes[first..].sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    if let Some(id) = trace_id {
+                        rec.write(id, Data::F32(&tr))?;
+                        for (l, line) in wav.iter_mut().enumerate() {
+                            line.extend((0..rows).map(|row| tr[(row * rec_t) as usize + l]));
+                        }
+                        for row in 0..rows {
+                            let tk = (t0 + row) * every;
+                            for (l, line) in trace_plot.iter_mut().enumerate() {
+                                line.push((
+                                    tk as f64 * net.dt,
+                                    f64::from(tr[(row * rec_t) as usize + l]),
+                                ));
+                            }
+                        }
+                    }
+                }
+                progress.inc(n * nb)?;
+                k += n;
+            }
+            let (_, counts) = engine.results(nb as usize, nw)?;
+            if rank == 0 {
+                absorb(b0, &counts[..nb as usize * nw], rec)?;
+            } else {
+                sent.extend(
+                    counts[..nb as usize * nw]
+                        .iter()
+                        .flat_map(|x| x.to_le_bytes()),
+                );
+            }
+            b0 += nb;
+        }
+        Ok(())
+    };
+    crate::ranks::agree(mine())?;
+    if ranks > 1 {
+        let all = crate::ranks::gather_bytes(&sent);
+        for (k, bytes) in all.iter().enumerate().skip(1) {
+            let (klo, khi) = crate::ranks::share(total, n_rec.max(n_tr), k, ranks);
+            let counts: Vec<u32> = bytes
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            absorb(klo, &counts, rec)?;
+            progress.inc((khi - klo) * steps)?;
+        }
     }
     if want_corr {
         flush(gkey, gn, &mut gsum);
