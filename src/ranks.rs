@@ -54,11 +54,42 @@ pub fn size() -> usize {
     }
 }
 
+/// Whether the ranks of the shared run divide its model's work (set by the run once every
+/// rank agreed; see [`all_true`]).
+static DIVIDING: AtomicBool = AtomicBool::new(false);
+
 /// Marks a run that every rank takes part in (every rank must call it for the same run)
 /// until the guard drops.
 pub fn share_run() -> SharedRun {
     SHARED.store(world_size() > 1, Ordering::Relaxed);
     SharedRun
+}
+
+/// Records whether the ranks divide the current run's work.
+pub fn set_dividing(on: bool) {
+    DIVIDING.store(on && size() > 1, Ordering::Relaxed);
+}
+
+/// Whether the ranks divide the current run's work (false on a single process).
+pub fn dividing() -> bool {
+    DIVIDING.load(Ordering::Relaxed) && size() > 1
+}
+
+/// True on every rank when `b` is true on every rank (every rank must call it).
+pub fn all_true(b: bool) -> bool {
+    if size() == 1 {
+        return b;
+    }
+    #[cfg(feature = "mpi")]
+    {
+        all_gather_bytes(&[u8::from(b)])
+            .iter()
+            .all(|v| v.first() == Some(&1))
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        b
+    }
 }
 
 /// See [`share_run`].
@@ -68,6 +99,7 @@ pub struct SharedRun;
 impl Drop for SharedRun {
     fn drop(&mut self) {
         SHARED.store(false, Ordering::Relaxed);
+        DIVIDING.store(false, Ordering::Relaxed);
     }
 }
 

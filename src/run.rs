@@ -100,10 +100,14 @@ impl Model {
         }
     }
 
-    /// Whether MPI ranks divide this model's work (its replicas and sweep combinations);
+    /// Whether MPI ranks divide this model's work on `backend` (replicas and sweep
+    /// combinations; the neurons of `lif`; spiking networks' replicas on the CPU path);
     /// otherwise rank 0 runs all of it.
-    pub fn distributed(&self) -> bool {
-        matches!(self, Model::Rate(_) | Model::Meso(_) | Model::Lif(_))
+    pub fn distributed(&self, backend: &Backend) -> bool {
+        match self {
+            Model::Rate(_) | Model::Meso(_) | Model::Lif(_) => true,
+            Model::Spiking(_) => matches!(backend, Backend::Cpu),
+        }
     }
 
     /// What it computes, for `--backend auto`.
@@ -369,7 +373,10 @@ pub fn run_spec_shared(
     // send it their results.
     let _shared = shared_run.then(crate::ranks::share_run);
     let root = crate::ranks::is_root();
-    let distributed = model.distributed();
+    let distributed = model.distributed(&backend);
+    // Every rank must be able to take its share, or rank 0 runs it all.
+    let distributed = crate::ranks::all_true(distributed);
+    crate::ranks::set_dividing(distributed);
     let mut dir = match out {
         Some(d) if root => Some(OutputDir::create(d, spec.record.plots)?),
         _ => None,

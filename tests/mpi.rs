@@ -1,8 +1,8 @@
 //! MPI ranks (`--features mpi`): `mpirun -n K neuropop run` writes the files a single
 //! process writes, byte for byte (the arrays and the plots), for K = 2 and 3, for a rate
-//! sweep, mesoscopic replicas and independent LIF neurons; a spiking network (which does not
-//! divide its work yet) runs on rank 0; a failing spec fails every rank with one message and
-//! no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
+//! sweep, mesoscopic replicas, independent LIF neurons and spiking-network replicas on the
+//! CPU path; a spiking network on a GPU adapter runs on rank 0; a failing spec fails every
+//! rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -16,6 +16,11 @@ fn tmp(name: &str) -> PathBuf {
 
 /// `neuropop run SPEC --out OUT --backend cpu` on `ranks` ranks (1: without mpirun).
 fn run(spec: &Path, out: &Path, ranks: usize) -> std::process::Output {
+    run_on(spec, out, ranks, "cpu")
+}
+
+/// As [`run`] on `backend`.
+fn run_on(spec: &Path, out: &Path, ranks: usize, backend: &str) -> std::process::Output {
     let bin = env!("CARGO_BIN_EXE_neuropop");
     let mut cmd = if ranks == 1 {
         Command::new(bin)
@@ -32,7 +37,7 @@ fn run(spec: &Path, out: &Path, ranks: usize) -> std::process::Output {
     };
     cmd.args(["run"])
         .arg(spec)
-        .args(["--backend", "cpu", "--out"])
+        .args(["--backend", backend, "--out"])
         .arg(out)
         .env("NEUROPOP_THREADS", "1")
         .output()
@@ -154,11 +159,48 @@ fn lif_neurons_on_ranks_write_a_single_process_files() {
 }
 
 #[test]
-fn a_model_without_shares_runs_on_rank_zero() {
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/drawn_synapses.toml");
-    let (one, two) = (tmp("spk1"), tmp("spk2"));
+fn spiking_replicas_on_ranks_write_a_single_process_files() {
+    // 3 replicas of a network with drawn weights and delays (stored and procedural rows):
+    // each rank builds and simulates only its replicas on the CPU path.
+    let text =
+        include_str!("data/drawn_synapses.toml").replace("seed = 3", "seed = 3\nreplicas = 3");
+    let spec = tmp("spk.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let one = tmp("spk1");
     assert!(run(&spec, &one, 1).status.success());
-    let o = run(&spec, &two, 2);
+    for k in [2, 3] {
+        let out = tmp(&format!("spk{k}"));
+        let o = run(&spec, &out, k);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            files(&one) == files(&out),
+            "spiking output differs on {k} ranks"
+        );
+        assert_eq!(
+            meta(&out)["model"]["synapses_stored"],
+            meta(&one)["model"]["synapses_stored"]
+        );
+    }
+}
+
+#[test]
+fn a_model_without_shares_runs_on_rank_zero() {
+    // Spiking networks on a GPU adapter are not divided: rank 0 runs them (lavapipe gives
+    // the CPU path's bits, so the files are the single CPU process's).
+    if std::env::var_os("NEUROPOP_REQUIRE_GPU").is_none()
+        && Command::new(env!("CARGO_BIN_EXE_neuropop"))
+            .args(["devices"])
+            .output()
+            .map(|o| !String::from_utf8_lossy(&o.stdout).contains("Vulkan"))
+            .unwrap_or(true)
+    {
+        eprintln!("skipping: no GPU adapter");
+        return;
+    }
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/drawn_synapses.toml");
+    let (one, two) = (tmp("gpu1"), tmp("gpu2"));
+    assert!(run(&spec, &one, 1).status.success());
+    let o = run_on(&spec, &two, 2, "gpu");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         files(&one) == files(&two),

@@ -550,10 +550,6 @@ fn build_drawn(
 ) -> u64 {
     const BATCH: usize = 8192;
     let words = c.words as usize;
-    if words == 2 && conn.syn.len() % 2 == 1 {
-        // Only before a projection's first row (every row then has an even length).
-        conn.syn.push(0);
-    }
     let base = conn.syn.len();
     let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
     match c.rule {
@@ -690,6 +686,20 @@ pub fn build(
     seed: u64,
     on_device: &[bool],
 ) -> Result<Connectivity> {
+    build_range(specs, replicas, (0, replicas), n_neurons, seed, on_device)
+}
+
+/// [`build`] with synapses only in replicas `own.0 .. own.1` (the rows of the others are
+/// empty): what an MPI rank that simulates those replicas needs.
+pub fn build_range(
+    specs: &[ConnSpec],
+    replicas: u32,
+    own: (u32, u32),
+    n_neurons: u32,
+    seed: u64,
+    on_device: &[bool],
+) -> Result<Connectivity> {
+    let mine = |r: u32| own.0 <= r && r < own.1;
     let total: f64 = specs
         .iter()
         .filter(|c| !c.procedural)
@@ -709,6 +719,11 @@ pub fn build(
             // Only the out-degrees: row starts counted in synapses from 0 (no words stored).
             let mut acc = 0u64;
             for r in 0..replicas {
+                if !mine(r) {
+                    conn.rowptr
+                        .extend(std::iter::repeat_n(acc as u32, c.src.1 as usize));
+                    continue;
+                }
                 for d in total_number_degrees(c, seed, k as u32, r) {
                     conn.rowptr.push(acc as u32);
                     acc += u64::from(d);
@@ -740,14 +755,31 @@ pub fn build(
         let k = k as u32;
         let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
         let before = conn.syn.len();
+        // Rows of replicas this process does not simulate: empty.
+        let skip = |conn: &mut Connectivity| {
+            let at = conn.syn.len() as u32;
+            conn.rowptr.extend(std::iter::repeat_n(at, ns));
+        };
         if c.drawn() {
+            if c.words == 2 && conn.syn.len() % 2 == 1 {
+                // Two-word rows start at even positions (every row has an even length).
+                conn.syn.push(0);
+            }
             for r in 0..replicas {
-                conn.count += build_drawn(&mut conn, c, seed, k, r, n_neurons);
+                if mine(r) {
+                    conn.count += build_drawn(&mut conn, c, seed, k, r, n_neurons);
+                } else {
+                    skip(&mut conn);
+                }
             }
             conn.rowptr.push(conn.syn.len() as u32);
             continue;
         }
         for r in 0..replicas {
+            if !mine(r) {
+                skip(&mut conn);
+                continue;
+            }
             let base = conn.syn.len();
             match c.rule {
                 Rule::FixedIndegree if c.multapses => {

@@ -29,6 +29,9 @@ pub struct EngineSetup {
     pub v_dist: Vec<(super::synapse::SynDist, f32)>,
     /// Seed (the initial V's draws).
     pub seed: u64,
+    /// Global neurons `own.0 .. own.1` this process updates (all but with MPI ranks sharing
+    /// a spiking network's replicas; CPU path only).
+    pub own: (u32, u32),
     /// Neurons per replica.
     pub n_neurons: u32,
     /// Populations.
@@ -163,14 +166,18 @@ impl SpikingEngine for CpuEngine {
         // advances its neurons (which read and clear only their own ring words), then, after
         // a barrier, delivers every thread's spikes to its own part of the targets (disjoint
         // ring words: plain increments), and waits at a barrier before the next block.
-        let n = self.states.len();
+        // This process's neurons (all of them unless MPI ranks share the replicas).
+        let (lo, hi) = (
+            (self.setup.own.0 as usize).min(self.states.len()),
+            (self.setup.own.1 as usize).min(self.states.len()),
+        );
+        let n = hi.saturating_sub(lo);
         let threads = crate::cpu::threads().clamp(1, n.div_ceil(64).max(1));
         let per = n.div_ceil(threads).max(1);
-        let chunks: Vec<(usize, &mut [NeuronState])> = self
-            .states
+        let chunks: Vec<(usize, &mut [NeuronState])> = self.states[lo..hi.max(lo)]
             .chunks_mut(per)
             .enumerate()
-            .map(|(i, c)| (i * per, c))
+            .map(|(i, c)| (lo + i * per, c))
             .collect();
         let parts = chunks.len();
         let outs: Vec<RwLock<StepOut>> = (0..parts).map(|_| RwLock::default()).collect();

@@ -644,12 +644,25 @@ impl SpikingNetwork {
     /// With `device`, the projections the device can build are left to it
     /// ([`connect::device_buildable`]).
     pub fn connect(&self, device: bool) -> Result<Connectivity> {
+        self.connect_replicas(device, (0, self.replicas))
+    }
+
+    /// [`SpikingNetwork::connect`] with synapses only in replicas `own.0 .. own.1` (an MPI
+    /// rank's share; the other replicas' rows are empty).
+    pub fn connect_replicas(&self, device: bool, own: (u32, u32)) -> Result<Connectivity> {
         let specs: Vec<ConnSpec> = self.projections.iter().map(|p| p.conn).collect();
         let on_device: Vec<bool> = specs
             .iter()
             .map(|c| device && connect::device_buildable(c))
             .collect();
-        connect::build(&specs, self.replicas, self.n_neurons, self.seed, &on_device)
+        connect::build_range(
+            &specs,
+            self.replicas,
+            own,
+            self.n_neurons,
+            self.seed,
+            &on_device,
+        )
     }
 
     /// The population, port, Poisson and projection tables (`row0` from the connectivity).

@@ -65,7 +65,16 @@ pub fn run(
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => super::engine::connect_on_device(ctx),
     };
-    let conn = net.connect(on_device)?;
+    // MPI ranks sharing the replicas (CPU path): each simulates a contiguous share, rank 0
+    // the first (with replica 0, whose spikes and V_m are recorded).
+    let (rank, ranks) = if crate::ranks::dividing() {
+        (crate::ranks::rank(), crate::ranks::size())
+    } else {
+        (0, 1)
+    };
+    let (r_lo, r_hi) = crate::ranks::share(u64::from(net.replicas), 1, rank, ranks);
+    let own = (r_lo as u32, r_hi as u32);
+    let conn = net.connect_replicas(on_device, own)?;
     let synapses = conn.synapses();
     let (pops, ports, pois, proj) = net.tables(&conn);
     let chunk = chunk_steps(net);
@@ -82,6 +91,7 @@ pub fn run(
         v_init: net.coef.iter().map(|c| c.v_init).collect(),
         v_dist: net.v_dist.clone(),
         seed: net.seed,
+        own: (own.0 * net.n_neurons, own.1 * net.n_neurons),
         n_neurons: net.n_neurons,
         n_pops: np as u32,
         replicas_per_combo: net.replicas_per_combo,
@@ -137,6 +147,15 @@ pub fn run(
     let connect_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let (out, spike_stats) = drive(net, engine.as_mut(), &setup, chunk, rec, progress)?;
+    // With MPI ranks sharing the replicas, the synapses of every rank's share.
+    let synapses = if crate::ranks::dividing() {
+        crate::ranks::gather_bytes(&synapses.to_le_bytes())
+            .iter()
+            .filter_map(|b| Some(u64::from_le_bytes(b.get(..8)?.try_into().ok()?)))
+            .sum()
+    } else {
+        synapses
+    };
     let simulate_s = t1.elapsed().as_secs_f64();
     let meta = serde_json::json!({
         "model": net.model.name(),
@@ -245,91 +264,116 @@ fn drive(
     let mut total_spikes = vec![0u64; np];
     let mut spikes: Vec<Vec<[u32; 2]>> = vec![Vec::new(); np];
 
-    let mut k = 0u64;
-    let mut parity = 0u32;
-    while k < net.steps {
-        let n = chunk.min(net.steps - k);
-        let mut cfgs = Vec::new();
-        let mut s = 0u64;
-        while s < n {
-            let m = u64::from(net.block).min(n - s);
-            cfgs.push(NetConfig {
-                seed_lo: seed[0],
-                seed_hi: seed[1],
-                n_neurons: net.n_neurons,
-                n_total: net.n_total(),
-                n_pops: np as u32,
-                step0: (k + s) as u32,
-                n_steps: m as u32,
-                chunk_step0: k as u32,
-                ring_len: net.ring_len,
-                ring_row: net.ring_row(),
-                parity,
-                n_trace: n_trace as u32,
-                trace_every: every as u32,
-                spk_cap: setup.spk_cap,
-                rec_cap: setup.rec_cap,
-                syn_cap: engine.syn_cap(),
-                zero: 0,
-                n_rep_pops: n_rep_pops as u32,
-                replicas_per_combo: net.replicas_per_combo,
-                n_entries: (net.combinations() * np as u64) as u32,
-            });
-            parity ^= 1;
-            s += m;
-        }
-        engine.run_chunk(&cfgs, &net.stim_table(k, n))?;
-        let act = engine.activity(n as usize * n_rep_pops)?;
-        for (j, row) in act.chunks_exact(n_rep_pops).enumerate() {
-            let b = (k + j as u64) / bs;
-            if b >= bins {
-                break;
+    let dividing = crate::ranks::dividing();
+    let mut mine = || -> Result<()> {
+        let mut k = 0u64;
+        let mut parity = 0u32;
+        while k < net.steps {
+            let n = chunk.min(net.steps - k);
+            let mut cfgs = Vec::new();
+            let mut s = 0u64;
+            while s < n {
+                let m = u64::from(net.block).min(n - s);
+                cfgs.push(NetConfig {
+                    seed_lo: seed[0],
+                    seed_hi: seed[1],
+                    n_neurons: net.n_neurons,
+                    n_total: net.n_total(),
+                    n_pops: np as u32,
+                    step0: (k + s) as u32,
+                    n_steps: m as u32,
+                    chunk_step0: k as u32,
+                    ring_len: net.ring_len,
+                    ring_row: net.ring_row(),
+                    parity,
+                    n_trace: n_trace as u32,
+                    trace_every: every as u32,
+                    spk_cap: setup.spk_cap,
+                    rec_cap: setup.rec_cap,
+                    syn_cap: engine.syn_cap(),
+                    zero: 0,
+                    n_rep_pops: n_rep_pops as u32,
+                    replicas_per_combo: net.replicas_per_combo,
+                    n_entries: (net.combinations() * np as u64) as u32,
+                });
+                parity ^= 1;
+                s += m;
             }
-            let dst = &mut counts[b as usize * n_rep_pops..(b as usize + 1) * n_rep_pops];
-            for (d, &c) in dst.iter_mut().zip(row) {
-                *d += c;
-            }
-        }
-        for row in act.chunks_exact(n_rep_pops) {
-            for (i, &c) in row.iter().enumerate() {
-                total_spikes[i % np] += u64::from(c);
-            }
-        }
-        for [t, i] in engine.recorded_spikes()? {
-            let p = offsets.iter().rposition(|&o| i >= o).unwrap_or(0);
-            spikes[p].push([t, i - offsets[p]]);
-        }
-        if n_trace > 0 {
-            let rows = n.div_ceil(every) as usize;
-            let data = engine.trace(rows * n_trace)?;
-            let mut base = 0usize;
-            for (p, &kk) in net.record.traces.iter().enumerate() {
-                let kk = kk as usize;
-                if kk == 0 {
-                    continue;
+            engine.run_chunk(&cfgs, &net.stim_table(k, n))?;
+            let act = engine.activity(n as usize * n_rep_pops)?;
+            for (j, row) in act.chunks_exact(n_rep_pops).enumerate() {
+                let b = (k + j as u64) / bs;
+                if b >= bins {
+                    break;
                 }
-                let e_l = if net.model == super::params::NeuronModel::GifPscExp {
-                    0.0
-                } else {
-                    net.coef[p].e_l
-                };
-                let mut col = Vec::with_capacity(rows * kk);
-                for r in 0..rows {
-                    for c in 0..kk {
-                        col.push(data[r * n_trace + base + c] + e_l);
+                let dst = &mut counts[b as usize * n_rep_pops..(b as usize + 1) * n_rep_pops];
+                for (d, &c) in dst.iter_mut().zip(row) {
+                    *d += c;
+                }
+            }
+            for row in act.chunks_exact(n_rep_pops) {
+                for (i, &c) in row.iter().enumerate() {
+                    total_spikes[i % np] += u64::from(c);
+                }
+            }
+            for [t, i] in engine.recorded_spikes()? {
+                let p = offsets.iter().rposition(|&o| i >= o).unwrap_or(0);
+                spikes[p].push([t, i - offsets[p]]);
+            }
+            if n_trace > 0 {
+                let rows = n.div_ceil(every) as usize;
+                let data = engine.trace(rows * n_trace)?;
+                let mut base = 0usize;
+                for (p, &kk) in net.record.traces.iter().enumerate() {
+                    let kk = kk as usize;
+                    if kk == 0 {
+                        continue;
                     }
+                    let e_l = if net.model == super::params::NeuronModel::GifPscExp {
+                        0.0
+                    } else {
+                        net.coef[p].e_l
+                    };
+                    let mut col = Vec::with_capacity(rows * kk);
+                    for r in 0..rows {
+                        for c in 0..kk {
+                            col.push(data[r * n_trace + base + c] + e_l);
+                        }
+                    }
+                    if let Some((_, id)) = trace_ids.iter().find(|(q, _)| *q == p) {
+                        rec.write(*id, Data::F32(&col))?;
+                    }
+                    if kept_trace[p].len() < 200_000 {
+                        kept_trace[p].extend_from_slice(&col);
+                    }
+                    base += kk;
                 }
-                if let Some((_, id)) = trace_ids.iter().find(|(q, _)| *q == p) {
-                    rec.write(*id, Data::F32(&col))?;
-                }
-                if kept_trace[p].len() < 200_000 {
-                    kept_trace[p].extend_from_slice(&col);
-                }
-                base += kk;
+            }
+            progress.inc(n * u64::from(net.replicas))?;
+            k += n;
+        }
+        Ok(())
+    };
+    if dividing {
+        // MPI ranks each simulated a share of the replicas: the activity counts and spike
+        // totals of the others join rank 0's (disjoint replicas: plain sums).
+        crate::ranks::agree(mine())?;
+        let mut mine_bytes: Vec<u8> = counts.iter().flat_map(|c| c.to_le_bytes()).collect();
+        mine_bytes.extend(total_spikes.iter().flat_map(|c| c.to_le_bytes()));
+        for (k, bytes) in crate::ranks::gather_bytes(&mine_bytes).iter().enumerate() {
+            if k == 0 {
+                continue;
+            }
+            let (c_bytes, t_bytes) = bytes.split_at((4 * counts.len()).min(bytes.len()));
+            for (c, b) in counts.iter_mut().zip(c_bytes.chunks_exact(4)) {
+                *c += u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            for (t, b) in total_spikes.iter_mut().zip(t_bytes.chunks_exact(8)) {
+                *t += u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
             }
         }
-        progress.inc(n * u64::from(net.replicas))?;
-        k += n;
+    } else {
+        mine()?;
     }
     for (_, id) in &trace_ids {
         rec.close(*id)?;
