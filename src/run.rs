@@ -367,20 +367,25 @@ pub fn run_spec_shared(
     for w in level_warnings.iter().chain(model.warnings()) {
         eprintln!("neuropop: warning: {w}");
     }
-    let (backend, backend_reason) =
-        Backend::resolve_for(spec.simulation.backend, model.workload())?;
+    // Every rank must get past each step that can fail on some ranks only (a device, the
+    // output directory) before the first collective: `agree` turns one rank's failure into
+    // every rank's.
+    let _shared = shared_run.then(crate::ranks::share_run);
+    let (backend, backend_reason) = crate::ranks::agree(Backend::resolve_for(
+        spec.simulation.backend,
+        model.workload(),
+    ))?;
     // With MPI ranks (the CLI's `run` on every rank), rank 0 writes everything; the others
     // send it their results.
-    let _shared = shared_run.then(crate::ranks::share_run);
     let root = crate::ranks::is_root();
     let distributed = model.distributed(&backend);
     // Every rank must be able to take its share, or rank 0 runs it all.
     let distributed = crate::ranks::all_true(distributed);
     crate::ranks::set_dividing(distributed);
-    let mut dir = match out {
-        Some(d) if root => Some(OutputDir::create(d, spec.record.plots)?),
-        _ => None,
-    };
+    let mut dir = crate::ranks::agree(match out {
+        Some(d) if root => OutputDir::create(d, spec.record.plots).map(Some),
+        _ => Ok(None),
+    })?;
     let mut memory = (root && (keep || out.is_none())).then(TypedRecorder::new);
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();

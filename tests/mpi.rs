@@ -249,3 +249,46 @@ fn other_commands_run_on_rank_zero_alone() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_failure_on_rank_zero_alone_stops_every_rank() {
+    // The output directory is busy (this test holds its lock): only rank 0 opens it, fails,
+    // and the other rank must learn it at the next agreement instead of waiting forever.
+    let spec = tmp("busy.toml");
+    std::fs::write(&spec, RATE).expect("spec");
+    let out = tmp("busy");
+    std::fs::create_dir_all(&out).expect("dir");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(out.join(".neuropop.lock"))
+        .expect("lock file");
+    lock.try_lock().expect("hold the lock");
+    let o = Command::new("timeout")
+        .arg("60")
+        .args([
+            "mpirun",
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-n",
+            "2",
+        ])
+        .arg(env!("CARGO_BIN_EXE_neuropop"))
+        .arg("run")
+        .arg(&spec)
+        .args(["--backend", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .expect("timeout + mpirun");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_ne!(o.status.code(), Some(124), "the ranks hung: {err}");
+    assert_eq!(err.matches("neuropop: error:").count(), 1, "{err}");
+    assert!(
+        err.contains("being written by another neuropop run"),
+        "{err}"
+    );
+    drop(lock);
+}
