@@ -285,6 +285,13 @@ fn main() -> ExitCode {
     } else {
         None
     };
+    #[cfg(not(feature = "mpi"))]
+    if neuropop::ranks::launched_by_mpi() {
+        eprintln!(
+            "neuropop: warning: started by an MPI launcher but built without `--features mpi`: \
+             every process runs the whole job"
+        );
+    }
     let cli = Cli::parse();
     // Under several ranks only `run` is shared; every other command runs on rank 0 alone.
     let shared = match &cli.command {
