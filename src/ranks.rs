@@ -207,23 +207,34 @@ pub fn all_gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
     let n = mine.len() as i32;
     let mut counts = vec![0i32; size()];
     world.all_gather_into(&n, &mut counts[..]);
-    let displs: Vec<i32> = counts
+    let displs = displacements(&counts);
+    let mut buf = vec![0u8; counts.iter().sum::<i32>() as usize];
+    {
+        let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+        world.all_gather_varcount_into(mine, &mut part);
+    }
+    split_marked(&buf, &counts, &displs)
+}
+
+/// Where each rank's contribution starts in the gathered buffer.
+#[cfg(feature = "mpi")]
+fn displacements(counts: &[i32]) -> Vec<i32> {
+    counts
         .iter()
         .scan(0i32, |a, &c| {
             let d = *a;
             *a += c;
             Some(d)
         })
-        .collect();
-    let total: i32 = counts.iter().sum();
-    let mut buf = vec![0u8; total as usize];
-    {
-        let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
-        world.all_gather_varcount_into(mine, &mut part);
-    }
+        .collect()
+}
+
+/// The contributions of a gathered buffer, each without its leading marker byte.
+#[cfg(feature = "mpi")]
+fn split_marked(buf: &[u8], counts: &[i32], displs: &[i32]) -> Vec<Vec<u8>> {
     counts
         .iter()
-        .zip(&displs)
+        .zip(displs)
         .map(|(&c, &d)| buf[d as usize + 1..(d + c) as usize].to_vec())
         .collect()
 }
@@ -244,25 +255,13 @@ pub fn gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
         if is_root() {
             let mut counts = vec![0i32; size()];
             root.gather_into_root(&n, &mut counts[..]);
-            let displs: Vec<i32> = counts
-                .iter()
-                .scan(0i32, |a, &c| {
-                    let d = *a;
-                    *a += c;
-                    Some(d)
-                })
-                .collect();
-            let total: i32 = counts.iter().sum();
-            let mut buf = vec![0u8; total as usize];
+            let displs = displacements(&counts);
+            let mut buf = vec![0u8; counts.iter().sum::<i32>() as usize];
             {
                 let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
                 root.gather_varcount_into_root(mine, &mut part);
             }
-            counts
-                .iter()
-                .zip(&displs)
-                .map(|(&c, &d)| buf[d as usize + 1..(d + c) as usize].to_vec())
-                .collect()
+            split_marked(&buf, &counts, &displs)
         } else {
             root.gather_into(&n);
             root.gather_varcount_into(mine);
@@ -274,6 +273,32 @@ pub fn gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
         vec![mine.to_vec()]
     }
 }
+
+/// Numbers sent between ranks, little-endian whatever the machines.
+pub trait Wire: Copy {
+    /// Appends `v` to `out`.
+    fn put(v: &[Self], out: &mut Vec<u8>);
+    /// The values of `bytes` (a trailing partial value is ignored).
+    fn take(bytes: &[u8]) -> Vec<Self>;
+}
+
+macro_rules! wire {
+    ($($t:ty),*) => {$(
+        impl Wire for $t {
+            fn put(v: &[Self], out: &mut Vec<u8>) {
+                out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+            }
+            fn take(bytes: &[u8]) -> Vec<Self> {
+                const N: usize = std::mem::size_of::<$t>();
+                bytes
+                    .chunks_exact(N)
+                    .map(|b| <$t>::from_le_bytes(b.try_into().unwrap_or([0; N])))
+                    .collect()
+            }
+        }
+    )*};
+}
+wire!(u32, u64, f64);
 
 /// The cost of one all-gather of `bytes` bytes per rank (the exchange a spiking network
 /// partitioned over ranks makes once per delay block), as measured by [`collective_costs`].

@@ -9,6 +9,7 @@ use common::{build_err, gpu, run, values};
 use neuropop::backend::Backend;
 use neuropop::models::spiking::connect::Connectivity;
 use neuropop::models::spiking::network::{ProjectionInfo, SpikingNetwork};
+use neuropop::output::MemoryRecorder;
 use neuropop::spec::{Dist, Spec};
 
 const SPEC: &str = include_str!("data/drawn_synapses.toml");
@@ -33,6 +34,16 @@ fn synapses(net: &SpikingNetwork, conn: &Connectivity, k: usize) -> Vec<(f64, u3
         }
     }
     out
+}
+
+/// Recording `name` holds the same values, bit for bit, in both runs.
+fn assert_same_bits(a: &MemoryRecorder, b: &MemoryRecorder, name: &str) {
+    let (x, y) = (values(a, name), values(b, name));
+    assert_eq!(x.len(), y.len(), "{name}");
+    assert!(
+        x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()),
+        "{name} differs"
+    );
 }
 
 fn dist(text: &str) -> Dist {
@@ -195,12 +206,7 @@ fn drawn_synapses_gpu_matches_cpu() {
         "activity_E",
         "activity_I",
     ] {
-        let (a, b) = (values(&g, name), values(&c, name));
-        assert_eq!(a.len(), b.len(), "{name}");
-        assert!(
-            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{name} differs"
-        );
+        assert_same_bits(&g, &c, name);
     }
     // The network is active (the drawn weights reach their targets).
     let spikes = values(&c, "spikes_E_times").len();
@@ -227,12 +233,7 @@ fn procedural_fixed_total_number_regenerates_the_stored_synapses() {
         "spikes_I_times",
         "activity_I",
     ] {
-        let (x, y) = (values(&a, name), values(&b, name));
-        assert_eq!(x.len(), y.len(), "{name}");
-        assert!(
-            x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()),
-            "{name} differs"
-        );
+        assert_same_bits(&a, &b, name);
     }
 }
 
@@ -309,13 +310,7 @@ fn microcircuit_gpu_matches_cpu() {
     let mut spikes = 0;
     for p in ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"] {
         for kind in ["times", "senders"] {
-            let name = format!("spikes_{p}_{kind}");
-            let (a, b) = (values(&g, &name), values(&c, &name));
-            assert_eq!(a.len(), b.len(), "{name}");
-            assert!(
-                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                "{name} differs"
-            );
+            assert_same_bits(&g, &c, &format!("spikes_{p}_{kind}"));
         }
         spikes += values(&c, &format!("spikes_{p}_times")).len();
     }

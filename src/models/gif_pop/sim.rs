@@ -12,6 +12,7 @@ use crate::models::common::{record_activity_times, record_spectrum, record_sweep
 use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
+use crate::ranks::Wire;
 
 /// Age-bin updates (replicas x populations x L x steps) per dispatch.
 const WORK_PER_CHUNK: u64 = 1 << 27;
@@ -330,8 +331,8 @@ fn drive(
                     rec.write(*mean_id, Data::F64(&means))?;
                     rec.write(*var_id, Data::F64(&vars))?;
                 } else {
-                    sent[2 * p].extend(means.iter().flat_map(|x| x.to_le_bytes()));
-                    sent[2 * p + 1].extend(vars.iter().flat_map(|x| x.to_le_bytes()));
+                    f64::put(&means, &mut sent[2 * p]);
+                    f64::put(&vars, &mut sent[2 * p + 1]);
                 }
             }
             b0 += nb;
@@ -347,14 +348,7 @@ fn drive(
             let mut at = 0usize;
             for (mean_id, var_id) in &summ {
                 for id in [mean_id, var_id] {
-                    let v: Vec<f64> = bytes
-                        .get(at..at + len)
-                        .unwrap_or_default()
-                        .chunks_exact(8)
-                        .map(|b| {
-                            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                        })
-                        .collect();
+                    let v = f64::take(bytes.get(at..at + len).unwrap_or_default());
                     at += len;
                     rec.write(*id, Data::F64(&v))?;
                 }

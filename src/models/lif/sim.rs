@@ -13,6 +13,7 @@ use crate::models::common::record_sweep;
 use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
+use crate::ranks::Wire;
 
 /// Neuron steps per dispatch.
 const WORK_PER_CHUNK: u64 = 1 << 26;
@@ -326,11 +327,7 @@ fn drive(
             if rank == 0 {
                 absorb(b0, &counts[..nb as usize * nw], rec)?;
             } else {
-                sent.extend(
-                    counts[..nb as usize * nw]
-                        .iter()
-                        .flat_map(|x| x.to_le_bytes()),
-                );
+                u32::put(&counts[..nb as usize * nw], &mut sent);
             }
             b0 += nb;
         }
@@ -341,10 +338,7 @@ fn drive(
         let all = crate::ranks::gather_bytes(&sent);
         for (k, bytes) in all.iter().enumerate().skip(1) {
             let (klo, khi) = crate::ranks::share(total, n_rec.max(n_tr), k, ranks);
-            let counts: Vec<u32> = bytes
-                .chunks_exact(4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let counts = u32::take(bytes);
             absorb(klo, &counts, rec)?;
             progress.inc((khi - klo) * steps)?;
         }

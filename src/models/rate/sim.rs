@@ -12,6 +12,7 @@ use crate::models::common::record_sweep;
 use crate::output::plot::{Figure, HeatMap, LinePlot, Series};
 use crate::output::{ArrayId, ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
+use crate::ranks::Wire;
 
 /// Replica-population steps per dispatch: enough to amortise a submit, small enough for a
 /// responsive progress bar.
@@ -340,25 +341,18 @@ fn drive(
                             .map(|r| summary[r * m + *pop].crossings)
                             .collect();
                         if rank == 0 {
-                            rec.write(*id, Data::U32(&v))?;
-                            if keep_summaries {
-                                kept.extend(v.iter().map(|&x| f64::from(x)));
-                            }
+                            write_crossings(rec, *id, kept, &v, keep_summaries)?;
                         } else {
-                            sent[si].extend(v.iter().flat_map(|x| x.to_le_bytes()));
+                            u32::put(&v, &mut sent[si]);
                         }
                     }
                     _ => {
                         let v: Vec<f64> = values.collect();
-                        let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
                         if rank == 0 {
-                            rec.write(*id, Data::F32(&v32))?;
-                            if keep_summaries {
-                                kept.extend(v);
-                            }
+                            write_values(rec, *id, kept, v, keep_summaries)?;
                         } else {
                             // f64: the values rank 0's plots keep (the file holds them as f32).
-                            sent[si].extend(v.iter().flat_map(|x| x.to_le_bytes()));
+                            f64::put(&v, &mut sent[si]);
                         }
                     }
                 }
@@ -385,26 +379,9 @@ fn drive(
                 let part = bytes.get(at..at + width * nk).unwrap_or_default();
                 at += width * nk;
                 if width == 4 {
-                    let v: Vec<u32> = part
-                        .chunks_exact(4)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect();
-                    rec.write(*id, Data::U32(&v))?;
-                    if keep_summaries {
-                        kept.extend(v.iter().map(|&x| f64::from(x)));
-                    }
+                    write_crossings(rec, *id, kept, &u32::take(part), keep_summaries)?;
                 } else {
-                    let v: Vec<f64> = part
-                        .chunks_exact(8)
-                        .map(|b| {
-                            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                        })
-                        .collect();
-                    let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-                    rec.write(*id, Data::F32(&v32))?;
-                    if keep_summaries {
-                        kept.extend(v);
-                    }
+                    write_values(rec, *id, kept, f64::take(part), keep_summaries)?;
                 }
             }
             progress.inc((khi - klo) * steps)?;
@@ -425,6 +402,37 @@ fn drive(
         warnings: net.warnings.clone(),
         meta: meta(net),
     })
+}
+
+/// Writes crossing counts of some replicas (and keeps them for the plots).
+fn write_crossings(
+    rec: &mut dyn Recorder,
+    id: ArrayId,
+    kept: &mut Vec<f64>,
+    v: &[u32],
+    keep: bool,
+) -> Result<()> {
+    rec.write(id, Data::U32(v))?;
+    if keep {
+        kept.extend(v.iter().map(|&x| f64::from(x)));
+    }
+    Ok(())
+}
+
+/// Writes a summary of some replicas as f32 (and keeps the f64 values for the plots).
+fn write_values(
+    rec: &mut dyn Recorder,
+    id: ArrayId,
+    kept: &mut Vec<f64>,
+    v: Vec<f64>,
+    keep: bool,
+) -> Result<()> {
+    let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+    rec.write(id, Data::F32(&v32))?;
+    if keep {
+        kept.extend(v);
+    }
+    Ok(())
 }
 
 fn summary_value(kind: &Summary, state: &PopState, s: &PopSummary, count: f64) -> f64 {

@@ -867,7 +867,8 @@ fn synapse_target(
     (q, at as usize)
 }
 
-/// [`lower_bound_near`] over `n` entries whose targets `key(i)` are sorted.
+/// [`lower_bound_near`] over `n` entries whose targets `key(i)` are sorted (several words
+/// per synapse, the target above delay bits).
 #[inline(always)]
 fn lower_bound_by(n: usize, x: u32, range: u32, key: impl Fn(usize) -> u32) -> usize {
     let mut i = ((n as u64 * u64::from(x)) / u64::from(range.max(1))) as usize;
@@ -887,16 +888,7 @@ fn lower_bound_by(n: usize, x: u32, range: u32, key: impl Fn(usize) -> u32) -> u
 /// array, the walk touches the one or two it then reads anyway.
 #[inline(always)]
 fn lower_bound_near(targets: &[u32], x: u32, n: u32) -> usize {
-    let len = targets.len();
-    let mut i = ((len as u64 * u64::from(x)) / u64::from(n.max(1))) as usize;
-    i = i.min(len);
-    while i < len && targets[i] < x {
-        i += 1;
-    }
-    while i > 0 && targets[i - 1] >= x {
-        i -= 1;
-    }
-    i
+    lower_bound_by(targets.len(), x, n, |i| targets[i])
 }
 
 /// The targets of segment `sg` of a procedural `pairwise_bernoulli` projection for source

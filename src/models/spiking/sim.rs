@@ -12,6 +12,7 @@ use crate::models::common::{record_activity_times, record_spectrum, record_windo
 use crate::output::plot::{BarPlot, Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, Recorder};
 use crate::progress::Progress;
+use crate::ranks::Wire;
 
 /// What a run reports.
 #[derive(Debug, Clone)]
@@ -151,7 +152,7 @@ pub fn run(
     let synapses = if crate::ranks::dividing() {
         crate::ranks::gather_bytes(&synapses.to_le_bytes())
             .iter()
-            .filter_map(|b| Some(u64::from_le_bytes(b.get(..8)?.try_into().ok()?)))
+            .flat_map(|b| u64::take(b))
             .sum()
     } else {
         synapses
@@ -358,18 +359,16 @@ fn drive(
         // MPI ranks each simulated a share of the replicas: the activity counts and spike
         // totals of the others join rank 0's (disjoint replicas: plain sums).
         crate::ranks::agree(mine())?;
-        let mut mine_bytes: Vec<u8> = counts.iter().flat_map(|c| c.to_le_bytes()).collect();
-        mine_bytes.extend(total_spikes.iter().flat_map(|c| c.to_le_bytes()));
-        for (k, bytes) in crate::ranks::gather_bytes(&mine_bytes).iter().enumerate() {
-            if k == 0 {
-                continue;
-            }
+        let mut mine_bytes = Vec::new();
+        u32::put(&counts, &mut mine_bytes);
+        u64::put(&total_spikes, &mut mine_bytes);
+        for bytes in crate::ranks::gather_bytes(&mine_bytes).iter().skip(1) {
             let (c_bytes, t_bytes) = bytes.split_at((4 * counts.len()).min(bytes.len()));
-            for (c, b) in counts.iter_mut().zip(c_bytes.chunks_exact(4)) {
-                *c += u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            for (c, x) in counts.iter_mut().zip(u32::take(c_bytes)) {
+                *c += x;
             }
-            for (t, b) in total_spikes.iter_mut().zip(t_bytes.chunks_exact(8)) {
-                *t += u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            for (t, x) in total_spikes.iter_mut().zip(u64::take(t_bytes)) {
+                *t += x;
             }
         }
     } else {
