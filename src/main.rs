@@ -275,7 +275,9 @@ fn main() -> ExitCode {
     // MPI is finalised when `_universe` drops at the end of main.
     #[cfg(feature = "mpi")]
     let _universe = if neuropop::ranks::launched_by_mpi() {
-        let u = mpi::initialize();
+        // Funneled: the spike exchange of a network whose neurons the ranks share is called
+        // from the main thread while worker threads wait.
+        let u = mpi::initialize_with_threading(mpi::Threading::Funneled).map(|(u, _)| u);
         if let Some(u) = &u {
             use mpi::traits::Communicator;
             let w = u.world();

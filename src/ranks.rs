@@ -216,6 +216,42 @@ pub fn all_gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
     split_marked(&buf, &counts, &displs)
 }
 
+/// Every rank's `mine`, concatenated in rank order, on every rank (the spike exchange of a
+/// network whose neurons the ranks share).
+pub fn all_gather_words(mine: &[u32]) -> Vec<u32> {
+    if size() == 1 {
+        return mine.to_vec();
+    }
+    #[cfg(feature = "mpi")]
+    {
+        use mpi::datatype::PartitionMut;
+        use mpi::traits::*;
+        // A leading marker word, as in `all_gather_bytes`.
+        let mut sent = Vec::with_capacity(mine.len() + 1);
+        sent.push(1u32);
+        sent.extend_from_slice(mine);
+        let world = mpi::topology::SimpleCommunicator::world();
+        let n = sent.len() as i32;
+        let mut counts = vec![0i32; size()];
+        world.all_gather_into(&n, &mut counts[..]);
+        let displs = displacements(&counts);
+        let mut buf = vec![0u32; counts.iter().sum::<i32>() as usize];
+        {
+            let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+            world.all_gather_varcount_into(&sent[..], &mut part);
+        }
+        counts
+            .iter()
+            .zip(&displs)
+            .flat_map(|(&c, &d)| buf[d as usize + 1..(d + c) as usize].iter().copied())
+            .collect()
+    }
+    #[cfg(not(feature = "mpi"))]
+    {
+        mine.to_vec()
+    }
+}
+
 /// Where each rank's contribution starts in the gathered buffer.
 #[cfg(feature = "mpi")]
 fn displacements(counts: &[i32]) -> Vec<i32> {

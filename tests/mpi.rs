@@ -1,7 +1,7 @@
 //! MPI ranks (`--features mpi`): `mpirun -n K neuropop run` writes the files a single
 //! process writes, byte for byte (the arrays and the plots), for K = 2 and 3, for a rate
-//! sweep, mesoscopic replicas, independent LIF neurons and spiking-network replicas on the
-//! CPU path; a spiking network on a GPU adapter runs on rank 0; a failing spec fails every
+//! sweep, mesoscopic replicas, independent LIF neurons, spiking-network replicas and one
+//! spiking network whose neurons the ranks share on the CPU path; a spiking network on a GPU adapter runs on rank 0; a failing spec fails every
 //! rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
 #![cfg(feature = "mpi")]
 
@@ -181,6 +181,74 @@ fn spiking_replicas_on_ranks_write_a_single_process_files() {
             meta(&one)["model"]["synapses_stored"]
         );
     }
+}
+
+#[test]
+fn one_spiking_network_on_ranks_writes_a_single_process_files() {
+    // One network (drawn weights and delays; stored fixed_total_number, fixed_indegree and
+    // pairwise_bernoulli rows, procedural pairwise_bernoulli and fixed_total_number rows)
+    // with V_m traces: the ranks share its neurons and exchange spikes every block.
+    let text = include_str!("data/drawn_synapses.toml").replace(
+        "spikes = [",
+        "traces = [{ population = \"E\", variable = \"V_m\", first = 3 }, { population = \"I\", variable = \"V_m\", first = 2 }]\nspikes = [",
+    );
+    let spec = tmp("net.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let one = tmp("net1");
+    assert!(run(&spec, &one, 1).status.success());
+    assert!(files(&one).iter().any(|(n, _)| n == "V_m_I.npy"));
+    for k in [2, 3] {
+        let out = tmp(&format!("net{k}"));
+        let o = run(&spec, &out, k);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            files(&one) == files(&out),
+            "spiking output differs on {k} ranks sharing the neurons"
+        );
+        let m = meta(&out);
+        assert_eq!(
+            m["model"]["synapses_stored"],
+            meta(&one)["model"]["synapses_stored"]
+        );
+        assert!(m["model"]["ranks_divide"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("the neurons")));
+    }
+}
+
+#[test]
+fn replicas_split_by_neurons_with_threads_write_the_same_files() {
+    // Two replicas on two ranks told to share the neurons, two threads each: the spikes
+    // exchanged carry both replicas, the threads split each rank's part again.
+    let text =
+        include_str!("data/drawn_synapses.toml").replace("seed = 3", "seed = 3\nreplicas = 2");
+    let spec = tmp("netr.toml");
+    std::fs::write(&spec, text).expect("spec");
+    let one = tmp("netr1");
+    assert!(run(&spec, &one, 1).status.success());
+    let out = tmp("netr2");
+    let bin = env!("CARGO_BIN_EXE_neuropop");
+    let o = Command::new("mpirun")
+        .args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-n",
+            "2",
+            bin,
+            "run",
+        ])
+        .arg(&spec)
+        .args(["--backend", "cpu", "--out"])
+        .arg(&out)
+        .env("NEUROPOP_THREADS", "2")
+        .env("NEUROPOP_MPI_SPLIT", "neurons")
+        .output()
+        .expect("mpirun");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(files(&one) == files(&out), "output differs");
+    assert!(meta(&out)["model"]["ranks_divide"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("the neurons")));
 }
 
 #[test]

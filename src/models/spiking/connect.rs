@@ -19,6 +19,7 @@
 //! differs. The functions of the same names below are their CPU twins, and the host build uses
 //! them too.
 
+use super::kernel::rank_part;
 use super::synapse::SynDist;
 use crate::cpu::par_chunks_mut;
 use crate::error::{Error, Result};
@@ -167,17 +168,26 @@ pub const FILL_DESC: KernelDesc = KernelDesc {
     ],
 };
 
-/// Out-degrees of the `ns` sources of one projection: `count(j, counts)` adds target `j`'s
-/// sources; the targets are split over the CPU threads, each with its own counts, summed in
-/// thread order (integers: the split never changes the result).
-fn count_sources(ns: usize, nt: usize, count: impl Fn(u32, &mut [u32]) + Sync) -> Vec<u32> {
+/// Out-degrees of the `ns` sources of one projection onto the targets `targets.0 ..
+/// targets.1`: `count(j, counts)` adds target `j`'s sources; the targets are split over the
+/// CPU threads, each with its own counts, summed in thread order (integers: the split never
+/// changes the result).
+fn count_sources(
+    ns: usize,
+    targets: (u32, u32),
+    count: impl Fn(u32, &mut [u32]) + Sync,
+) -> Vec<u32> {
     let threads = crate::cpu::threads().max(1);
     let mut counts = vec![vec![0u32; ns]; threads];
+    let (j0, nt) = (
+        targets.0 as usize,
+        targets.1.saturating_sub(targets.0) as usize,
+    );
     let per = nt.div_ceil(threads).max(1);
     par_chunks_mut(&mut counts, 1, |t0, chunk| {
         for (dt, cnt) in chunk.iter_mut().enumerate() {
             let t = t0 + dt;
-            for j in (t * per)..((t + 1) * per).min(nt) {
+            for j in (j0 + t * per)..(j0 + ((t + 1) * per).min(nt)) {
                 count(j as u32, cnt);
             }
         }
@@ -547,7 +557,9 @@ fn build_drawn(
     k: u32,
     r: u32,
     n_neurons: u32,
+    targets: (u32, u32),
 ) -> u64 {
+    let own = |j: u32| targets.0 <= j && j < targets.1;
     const BATCH: usize = 8192;
     let words = c.words as usize;
     let base = conn.syn.len();
@@ -557,11 +569,38 @@ fn build_drawn(
             // Rows by source: out-degrees first, then each row's synapses drawn and sorted by
             // target, rows split over the threads (each writes its own contiguous words).
             let degrees = total_number_degrees(c, seed, k, r);
-            let total: u64 = degrees.iter().map(|&n| u64::from(n)).sum();
-            let word_counts: Vec<u32> = degrees.iter().map(|&n| n * c.words).collect();
-            row_starts(conn, &word_counts, base);
             let key = crate::rng::seed_key(seed);
             let forbid_self = c.same_population() && !c.autapses;
+            // Synapses per row onto the targets built here (all, unless MPI ranks share the
+            // neurons: then a first pass draws the rows' targets to count this rank's).
+            let kept: Vec<u32> = if targets == (0, c.tgt.1) {
+                degrees.clone()
+            } else {
+                let mut kept = vec![0u32; ns];
+                par_chunks_mut(&mut kept, 1, |s0, chunk| {
+                    for (ds, n) in chunk.iter_mut().enumerate() {
+                        let s = s0 + ds;
+                        let g = r * n_neurons + c.src.0 + s as u32;
+                        let local = s as u32;
+                        total_number_row(
+                            key,
+                            g,
+                            k,
+                            degrees[s],
+                            c.tgt.1,
+                            forbid_self,
+                            local,
+                            |_, j| {
+                                *n += u32::from(own(j));
+                            },
+                        );
+                    }
+                });
+                kept
+            };
+            let total: u64 = kept.iter().map(|&n| u64::from(n)).sum();
+            let word_counts: Vec<u32> = kept.iter().map(|&n| n * c.words).collect();
+            row_starts(conn, &word_counts, base);
             let threads = crate::cpu::threads().max(1);
             let per = ns.div_ceil(threads).max(1);
             let mut rest = &mut conn.syn[base..];
@@ -587,7 +626,9 @@ fn build_drawn(
                                 forbid_self,
                                 s as u32,
                                 |d, j| {
-                                    row.push((j, synapse_words(c, seed, g, d, j)));
+                                    if own(j) {
+                                        row.push((j, synapse_words(c, seed, g, d, j)));
+                                    }
                                 },
                             );
                             row.sort_unstable_by_key(|e| e.0);
@@ -603,7 +644,7 @@ fn build_drawn(
         }
         Rule::FixedIndegree => {
             let degrees: Vec<u32> = vec![c.indegree; nt];
-            let counts = count_sources(ns, nt, |j, cnt| {
+            let counts = count_sources(ns, targets, |j, cnt| {
                 let mut buf = Vec::new();
                 sources_of(c, degrees[j as usize], seed, k, r, n_neurons, j, &mut buf);
                 for &s in &buf {
@@ -614,8 +655,9 @@ fn build_drawn(
             let word_counts: Vec<u32> = counts.iter().map(|&n| n * c.words).collect();
             let mut next = row_starts(conn, &word_counts, base);
             let threads = crate::cpu::threads().max(1);
-            for b0 in (0..nt).step_by(BATCH) {
-                let b1 = (b0 + BATCH).min(nt);
+            let (lo, hi) = (targets.0 as usize, (targets.1 as usize).min(nt));
+            for b0 in (lo..hi).step_by(BATCH) {
+                let b1 = (b0 + BATCH).min(hi);
                 let per = (b1 - b0).div_ceil(threads);
                 let mut parts: Vec<Vec<(u32, [u32; 2])>> = vec![Vec::new(); threads];
                 par_chunks_mut(&mut parts, 1, |t0, chunk| {
@@ -665,11 +707,11 @@ fn build_drawn(
                     _ => bernoulli_targets(c, seed, k, r, n_neurons, s, &mut buf),
                 }
                 let g = r * n_neurons + c.src.0 + s;
-                for &j in &buf {
+                for &j in buf.iter().filter(|&&j| own(j)) {
                     let w = synapse_words(c, seed, g, j, j);
                     conn.syn.extend_from_slice(&w[..words]);
+                    total += 1;
                 }
-                total += buf.len() as u64;
             }
             total
         }
@@ -686,15 +728,26 @@ pub fn build(
     seed: u64,
     on_device: &[bool],
 ) -> Result<Connectivity> {
-    build_range(specs, replicas, (0, replicas), n_neurons, seed, on_device)
+    build_range(
+        specs,
+        replicas,
+        (0, replicas),
+        (0, 1),
+        n_neurons,
+        seed,
+        on_device,
+    )
 }
 
 /// [`build`] with synapses only in replicas `own.0 .. own.1` (the rows of the others are
-/// empty): what an MPI rank that simulates those replicas needs.
+/// empty), and of those only the synapses onto the targets that rank `split.0` of `split.1`
+/// owns ([`super::kernel::rank_part`] of each population): what an MPI rank that simulates
+/// those replicas, or that part of their neurons, needs.
 pub fn build_range(
     specs: &[ConnSpec],
     replicas: u32,
     own: (u32, u32),
+    split: (u32, u32),
     n_neurons: u32,
     seed: u64,
     on_device: &[bool],
@@ -753,7 +806,10 @@ pub fn build_range(
             continue;
         }
         let k = k as u32;
-        let (ns, nt) = (c.src.1 as usize, c.tgt.1 as usize);
+        let ns = c.src.1 as usize;
+        // The targets whose synapses this process stores (all unless ranks share neurons).
+        let targets = rank_part(c.tgt.1, split);
+        let own = |j: u32| targets.0 <= j && j < targets.1;
         let before = conn.syn.len();
         // Rows of replicas this process does not simulate: empty.
         let skip = |conn: &mut Connectivity| {
@@ -767,7 +823,7 @@ pub fn build_range(
             }
             for r in 0..replicas {
                 if mine(r) {
-                    conn.count += build_drawn(&mut conn, c, seed, k, r, n_neurons);
+                    conn.count += build_drawn(&mut conn, c, seed, k, r, n_neurons, targets);
                 } else {
                     skip(&mut conn);
                 }
@@ -787,10 +843,10 @@ pub fn build_range(
                     // into the first target so that thread j draws target j's stream.
                     let mut cfg = ConnConfig::new(c, k, seed, 1, n_neurons);
                     cfg.tgt0 += r * n_neurons;
-                    let counts = count_sources(ns, nt, |j, cnt| connect_count(&cfg, j, cnt));
+                    let counts = count_sources(ns, targets, |j, cnt| connect_count(&cfg, j, cnt));
                     let mut next = row_starts(&mut conn, &counts, base);
                     let rows = &mut conn.syn[base..];
-                    for j in 0..nt {
+                    for j in targets.0 as usize..targets.1 as usize {
                         connect_fill(&cfg, j as u32, &mut next, rows);
                     }
                 }
@@ -798,7 +854,7 @@ pub fn build_range(
                     // Without multapses (draws are rejected against the target's earlier
                     // ones). Pass 1: out-degrees (targets in parallel); pass 2: fill rows in
                     // target order by regenerating the same draws.
-                    let counts = count_sources(ns, nt, |j, cnt| {
+                    let counts = count_sources(ns, targets, |j, cnt| {
                         let mut buf = Vec::new();
                         indegree_sources(c, seed, k, r, n_neurons, j, &mut buf);
                         for &s in &buf {
@@ -808,7 +864,7 @@ pub fn build_range(
                     let mut next = row_starts(&mut conn, &counts, base);
                     let rows = &mut conn.syn[base..];
                     let mut buf = Vec::new();
-                    for j in 0..nt {
+                    for j in targets.0 as usize..targets.1 as usize {
                         indegree_sources(c, seed, k, r, n_neurons, j as u32, &mut buf);
                         for &s in &buf {
                             rows[next[s as usize] as usize] = j as u32;
@@ -822,17 +878,17 @@ pub fn build_range(
                         conn.rowptr.push(conn.syn.len() as u32);
                         let forbid_self = c.same_population() && !c.autapses;
                         match c.rule {
-                            Rule::AllToAll => conn
-                                .syn
-                                .extend((0..nt as u32).filter(|&j| !(forbid_self && j == s))),
+                            Rule::AllToAll => conn.syn.extend(
+                                (targets.0..targets.1).filter(|&j| !(forbid_self && j == s)),
+                            ),
                             Rule::OneToOne => {
-                                if !forbid_self {
+                                if !forbid_self && own(s) {
                                     conn.syn.push(s);
                                 }
                             }
                             _ => {
                                 bernoulli_targets(c, seed, k, r, n_neurons, s, &mut buf);
-                                conn.syn.extend_from_slice(&buf);
+                                conn.syn.extend(buf.iter().filter(|&&j| own(j)));
                             }
                         }
                     }
@@ -946,5 +1002,67 @@ mod tests {
         assert!((n - expect).abs() < 800.0, "{n} vs {expect}");
         let a = build(&[spec(Rule::AllToAll)], 1, 50, 3, &[]).expect("build");
         assert_eq!(a.syn.len(), 50 * 49);
+    }
+
+    #[test]
+    fn ranks_sharing_the_neurons_store_the_rows_of_one_process_between_them() {
+        // Every stored rule, with and without drawn values: for K ranks, rank k's rows hold
+        // exactly the synapses of the single-process rows onto its targets, in order.
+        let mut specs = Vec::new();
+        for rule in [
+            Rule::FixedIndegree,
+            Rule::FixedTotalNumber,
+            Rule::PairwiseBernoulli,
+            Rule::AllToAll,
+            Rule::OneToOne,
+        ] {
+            let mut c = spec(rule);
+            c.tgt = (50, 37);
+            c.n_total = 600;
+            c.autapses = true;
+            specs.push(c);
+            c.multapses = true;
+            specs.push(c);
+            c.words = 2;
+            c.wdist = SynDist {
+                kind: 1,
+                a: 1.0,
+                b: 0.2,
+                lo: 0.0,
+                hi: 2.0,
+                scale: 64.0,
+                purpose: 7,
+                base: 0,
+            };
+            specs.push(c);
+        }
+        // Row `row` of projection `k`: its words.
+        let row = |c: &Connectivity, k: usize, row: usize| -> Vec<u32> {
+            let at = (c.row0[k] as usize) + row;
+            c.syn[c.rowptr[at] as usize..c.rowptr[at + 1] as usize].to_vec()
+        };
+        let whole = build_range(&specs, 2, (0, 2), (0, 1), 87, 5, &[]).expect("build");
+        for ranks in [2u32, 3] {
+            let parts: Vec<Connectivity> = (0..ranks)
+                .map(|k| build_range(&specs, 2, (0, 2), (k, ranks), 87, 5, &[]).expect("build"))
+                .collect();
+            assert_eq!(
+                parts.iter().map(|c| c.synapses()).sum::<u64>(),
+                whole.synapses(),
+                "{ranks} ranks"
+            );
+            for (k, c) in specs.iter().enumerate() {
+                let words = c.words as usize;
+                for r in 0..2 * c.src.1 as usize {
+                    let joined: Vec<u32> = parts.iter().flat_map(|p| row(p, k, r)).collect();
+                    assert_eq!(joined, row(&whole, k, r), "projection {k}, row {r}");
+                    for (rank, p) in parts.iter().enumerate() {
+                        let (lo, hi) = rank_part(c.tgt.1, (rank as u32, ranks));
+                        let mine = row(p, k, r);
+                        assert!(mine.chunks(words).all(|w| lo <= w[0] && w[0] < hi));
+                    }
+                }
+            }
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::{Mutex, RwLock};
 
 use super::connect::Connectivity;
 use super::kernel::{
-    deliver_spikes, neuron_step, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port, Proj,
-    StepOut,
+    deliver_spikes, neuron_step, rank_part, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port,
+    Proj, StepOut,
 };
 use super::params::NeuronCoef;
 use crate::cpu::SpinBarrier;
@@ -32,6 +32,10 @@ pub struct EngineSetup {
     /// Global neurons `own.0 .. own.1` this process updates (all but with MPI ranks sharing
     /// a spiking network's replicas; CPU path only).
     pub own: (u32, u32),
+    /// (rank, ranks): MPI ranks sharing the neurons of every population of the replicas in
+    /// `own`, rank k updating neurons `size k / ranks .. size (k + 1) / ranks` of each
+    /// population and exchanging spikes once per block ((0, 1): not shared; CPU path only).
+    pub split: (u32, u32),
     /// Neurons per replica.
     pub n_neurons: u32,
     /// Populations.
@@ -60,6 +64,32 @@ pub struct EngineSetup {
 }
 
 impl EngineSetup {
+    /// The global neuron ranges `[a, b)` this process updates, ascending: `own`, or with
+    /// ranks sharing the neurons (`split`), this rank's part of each population of each
+    /// replica in `own`.
+    pub fn owned_intervals(&self, pops: &[PopInfo]) -> Vec<(usize, usize)> {
+        let (lo, hi) = (
+            (self.own.0 as usize).min(self.n_total as usize),
+            (self.own.1 as usize).min(self.n_total as usize),
+        );
+        if self.split.1 <= 1 {
+            return vec![(lo, hi.max(lo))];
+        }
+        let n = self.n_neurons.max(1) as usize;
+        let np = (self.n_pops as usize).min(pops.len());
+        let mut v = Vec::new();
+        for r in (lo / n)..hi.div_ceil(n) {
+            for p in &pops[..np] {
+                let (a, b) = rank_part(p.size, self.split);
+                if b > a {
+                    let at = r * n + p.offset as usize;
+                    v.push((at + a as usize, at + b as usize));
+                }
+            }
+        }
+        v
+    }
+
     /// Initial V of neuron `g` (index over all replicas).
     pub fn initial_v(&self, pops: &[super::kernel::PopInfo], g: u32) -> f32 {
         let r = g / self.n_neurons.max(1);
@@ -166,48 +196,101 @@ impl SpikingEngine for CpuEngine {
         // advances its neurons (which read and clear only their own ring words), then, after
         // a barrier, delivers every thread's spikes to its own part of the targets (disjoint
         // ring words: plain increments), and waits at a barrier before the next block.
-        // This process's neurons (all of them unless MPI ranks share the replicas).
-        let (lo, hi) = (
-            (self.setup.own.0 as usize).min(self.states.len()),
-            (self.setup.own.1 as usize).min(self.states.len()),
-        );
-        let n = hi.saturating_sub(lo);
+        // With MPI ranks sharing the neurons, the spikes of every rank are gathered between
+        // the two (on the calling thread, which runs part 0: MPI is called from one thread).
+        let split = self.setup.split;
+        let intervals = self.setup.owned_intervals(&self.tab.pops);
+        let n: usize = intervals.iter().map(|&(a, b)| b - a).sum();
         let threads = crate::cpu::threads().clamp(1, n.div_ceil(64).max(1));
-        let per = n.div_ceil(threads).max(1);
-        let chunks: Vec<(usize, &mut [NeuronState])> = self.states[lo..hi.max(lo)]
-            .chunks_mut(per)
-            .enumerate()
-            .map(|(i, c)| (lo + i * per, c))
-            .collect();
-        let parts = chunks.len();
+        let mut segments: Vec<Vec<(usize, &mut [NeuronState])>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        {
+            // Every interval split into `threads` contiguous pieces, piece t to thread t.
+            let mut rest: &mut [NeuronState] = &mut self.states;
+            let mut at = 0usize;
+            for &(a, b) in &intervals {
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut(a - at);
+                let (mut mine, tail) = tail.split_at_mut(b - a);
+                rest = tail;
+                at = b;
+                let per = (b - a).div_ceil(threads).max(1);
+                let mut g = a;
+                for seg in segments.iter_mut() {
+                    if mine.is_empty() {
+                        break;
+                    }
+                    let (piece, more) = std::mem::take(&mut mine).split_at_mut(per.min(b - g));
+                    let len = piece.len();
+                    seg.push((g, piece));
+                    g += len;
+                    mine = more;
+                }
+            }
+        }
+        let parts = threads;
         let outs: Vec<RwLock<StepOut>> = (0..parts).map(|_| RwLock::default()).collect();
+        // Every rank's spikes of the current block (with MPI ranks sharing the neurons).
+        let gathered: RwLock<Vec<[u32; 2]>> = RwLock::default();
         let results: Mutex<Vec<ThreadRecords>> = Mutex::new(Vec::new());
         let barrier = SpinBarrier::new(parts);
         let (ring, act) = (&self.ring, &self.act);
-        std::thread::scope(|s| {
-            for (part, (g0, chunk)) in chunks.into_iter().enumerate() {
-                let (tab, outs, barrier, results) = (&tab, &outs, &barrier, &results);
-                s.spawn(move || {
-                    let (mut rec, mut trace) = (Vec::new(), Vec::new());
-                    for cfg in cfgs {
-                        {
-                            let mut o = outs[part].write().unwrap_or_else(|e| e.into_inner());
-                            o.spikes.clear();
-                            neuron_step(cfg, tab, model, nk, g0, chunk, ring, act, &mut o);
-                            rec.append(&mut o.rec);
-                            trace.append(&mut o.trace);
-                        }
-                        barrier.wait();
-                        for o in outs {
+        let work = |part: usize, mut segs: Vec<(usize, &mut [NeuronState])>| {
+            let (mut rec, mut trace) = (Vec::new(), Vec::new());
+            for cfg in cfgs {
+                {
+                    let mut o = outs[part].write().unwrap_or_else(|e| e.into_inner());
+                    o.spikes.clear();
+                    for (g0, states) in segs.iter_mut() {
+                        neuron_step(cfg, &tab, model, nk, *g0, states, ring, act, &mut o);
+                    }
+                    rec.append(&mut o.rec);
+                    trace.append(&mut o.trace);
+                }
+                barrier.wait();
+                if split.1 > 1 {
+                    if part == 0 {
+                        let mut mine = Vec::new();
+                        for o in &outs {
                             let o = o.read().unwrap_or_else(|e| e.into_inner());
-                            deliver_spikes(cfg, tab, &o.spikes, ring, part as u32, parts as u32);
+                            mine.extend(o.spikes.iter().flatten());
                         }
-                        barrier.wait();
+                        let all = crate::ranks::all_gather_words(&mine);
+                        let mut g = gathered.write().unwrap_or_else(|e| e.into_inner());
+                        g.clear();
+                        g.extend(all.chunks_exact(2).map(|w| [w[0], w[1]]));
                     }
-                    if let Ok(mut r) = results.lock() {
-                        r.push((rec, trace));
+                    barrier.wait();
+                    let g = gathered.read().unwrap_or_else(|e| e.into_inner());
+                    deliver_spikes(cfg, &tab, &g, ring, split, part as u32, parts as u32);
+                } else {
+                    for o in &outs {
+                        let o = o.read().unwrap_or_else(|e| e.into_inner());
+                        deliver_spikes(
+                            cfg,
+                            &tab,
+                            &o.spikes,
+                            ring,
+                            split,
+                            part as u32,
+                            parts as u32,
+                        );
                     }
-                });
+                }
+                barrier.wait();
+            }
+            if let Ok(mut r) = results.lock() {
+                r.push((rec, trace));
+            }
+        };
+        std::thread::scope(|s| {
+            let mut segments = segments.into_iter().enumerate();
+            let first = segments.next();
+            for (part, segs) in segments {
+                let work = &work;
+                s.spawn(move || work(part, segs));
+            }
+            if let Some((part, segs)) = first {
+                work(part, segs);
             }
         });
         for (rec, trace) in results.into_inner().unwrap_or_default() {

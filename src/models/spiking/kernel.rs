@@ -647,6 +647,13 @@ fn neuron_block<const W: usize>(
     }
 }
 
+/// Neurons `[a, b)` of a population of `size` that rank `split.0` of `split.1` owns.
+pub fn rank_part(size: u32, split: (u32, u32)) -> (u32, u32) {
+    let k = u64::from(split.1.max(1));
+    let at = |i: u32| (u64::from(size) * u64::from(i) / k) as u32;
+    (at(split.0), at(split.0 + 1))
+}
+
 /// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes, restricted to part `part`
 /// of `parts` of every target population (targets `j` with
 /// `tgt_size part / parts <= j < tgt_size (part + 1) / parts`): threads that each take one part
@@ -659,6 +666,7 @@ pub fn deliver_spikes(
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
+    split: (u32, u32),
     part: u32,
     parts: u32,
 ) {
@@ -669,6 +677,7 @@ pub fn deliver_spikes(
         tab,
         spikes,
         ring,
+        split,
         part,
         parts,
     });
@@ -679,6 +688,7 @@ struct Deliver<'a, 'b> {
     tab: &'a NetTables<'b>,
     spikes: &'a [[u32; 2]],
     ring: &'a [AtomicU32],
+    split: (u32, u32),
     part: u32,
     parts: u32,
 }
@@ -693,6 +703,7 @@ impl crate::simd::Lanes for Deliver<'_, '_> {
             self.tab,
             self.spikes,
             self.ring,
+            self.split,
             self.part,
             self.parts,
         );
@@ -705,6 +716,7 @@ fn deliver_part(
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
+    split: (u32, u32),
     part: u32,
     parts: u32,
 ) {
@@ -720,8 +732,11 @@ fn deliver_part(
         let pop = tab.pops[p];
         let local = i - pop.offset;
         for pr in &tab.proj[pop.out0 as usize..(pop.out0 + pop.n_out) as usize] {
-            let lo_j = (u64::from(pr.tgt_size) * u64::from(part) / u64::from(parts)) as u32;
-            let hi_j = (u64::from(pr.tgt_size) * u64::from(part + 1) / u64::from(parts)) as u32;
+            // Part `part` of `parts` of this rank's targets (all of them unless MPI ranks
+            // share the neurons).
+            let (a, b) = rank_part(pr.tgt_size, split);
+            let at = |i: u32| a + (u64::from(b - a) * u64::from(i) / u64::from(parts)) as u32;
+            let (lo_j, hi_j) = (at(part), at(part + 1));
             let slot = (t + pr.delay) % cfg.ring_len;
             let base = (slot * cfg.ring_row + pr.port_base + r * pr.tgt_size) as usize;
             let drawn = pr.wdist.kind != 0 || pr.ddist.kind != 0;

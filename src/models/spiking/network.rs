@@ -644,12 +644,18 @@ impl SpikingNetwork {
     /// With `device`, the projections the device can build are left to it
     /// ([`connect::device_buildable`]).
     pub fn connect(&self, device: bool) -> Result<Connectivity> {
-        self.connect_replicas(device, (0, self.replicas))
+        self.connect_replicas(device, (0, self.replicas), (0, 1))
     }
 
     /// [`SpikingNetwork::connect`] with synapses only in replicas `own.0 .. own.1` (an MPI
-    /// rank's share; the other replicas' rows are empty).
-    pub fn connect_replicas(&self, device: bool, own: (u32, u32)) -> Result<Connectivity> {
+    /// rank's share; the other replicas' rows are empty), and only those onto the targets
+    /// that rank `split.0` of `split.1` updates when ranks share the neurons.
+    pub fn connect_replicas(
+        &self,
+        device: bool,
+        own: (u32, u32),
+        split: (u32, u32),
+    ) -> Result<Connectivity> {
         let specs: Vec<ConnSpec> = self.projections.iter().map(|p| p.conn).collect();
         let on_device: Vec<bool> = specs
             .iter()
@@ -659,6 +665,7 @@ impl SpikingNetwork {
             &specs,
             self.replicas,
             own,
+            split,
             self.n_neurons,
             self.seed,
             &on_device,

@@ -66,16 +66,29 @@ pub fn run(
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => super::engine::connect_on_device(ctx),
     };
-    // MPI ranks sharing the replicas (CPU path): each simulates a contiguous share, rank 0
-    // the first (with replica 0, whose spikes and V_m are recorded).
+    // MPI ranks sharing the run (CPU path): with at least as many replicas as ranks, each
+    // simulates a contiguous share of the replicas, rank 0 the first (with replica 0, whose
+    // spikes and V_m are recorded); with fewer, every rank updates its part of each
+    // population of every replica and the ranks exchange spikes once per block.
+    // `NEUROPOP_MPI_SPLIT=neurons` or `replicas` overrides the choice.
     let (rank, ranks) = if crate::ranks::dividing() {
         (crate::ranks::rank(), crate::ranks::size())
     } else {
         (0, 1)
     };
-    let (r_lo, r_hi) = crate::ranks::share(u64::from(net.replicas), 1, rank, ranks);
-    let own = (r_lo as u32, r_hi as u32);
-    let conn = net.connect_replicas(on_device, own)?;
+    let by_neurons = ranks > 1
+        && match std::env::var("NEUROPOP_MPI_SPLIT").as_deref() {
+            Ok("neurons") => true,
+            Ok("replicas") => false,
+            _ => u64::from(net.replicas) < ranks as u64,
+        };
+    let (own, split) = if by_neurons {
+        ((0, net.replicas), (rank as u32, ranks as u32))
+    } else {
+        let (r_lo, r_hi) = crate::ranks::share(u64::from(net.replicas), 1, rank, ranks);
+        ((r_lo as u32, r_hi as u32), (0, 1))
+    };
+    let conn = net.connect_replicas(on_device, own, split)?;
     let synapses = conn.synapses();
     let (pops, ports, pois, proj) = net.tables(&conn);
     let chunk = chunk_steps(net);
@@ -93,6 +106,7 @@ pub fn run(
         v_dist: net.v_dist.clone(),
         seed: net.seed,
         own: (own.0 * net.n_neurons, own.1 * net.n_neurons),
+        split,
         n_neurons: net.n_neurons,
         n_pops: np as u32,
         replicas_per_combo: net.replicas_per_combo,
@@ -186,6 +200,11 @@ pub fn run(
             },
         })).collect::<Vec<_>>(),
         "timings_s": {"connect": connect_s, "simulate": simulate_s},
+        "ranks_divide": match (ranks > 1, by_neurons) {
+            (false, _) => "nothing (one process)",
+            (true, true) => "the neurons of every population (spikes exchanged every block)",
+            (true, false) => "the replicas",
+        },
         "mean_rates_hz": out,
         "spike_statistics": spike_stats,
         "conventions": {
@@ -266,6 +285,7 @@ fn drive(
     let mut spikes: Vec<Vec<[u32; 2]>> = vec![Vec::new(); np];
 
     let dividing = crate::ranks::dividing();
+    let split = setup.split.1 > 1;
     let mut mine = || -> Result<()> {
         let mut k = 0u64;
         let mut parity = 0u32;
@@ -317,40 +337,40 @@ fn drive(
                     total_spikes[i % np] += u64::from(c);
                 }
             }
-            for [t, i] in engine.recorded_spikes()? {
-                let p = offsets.iter().rposition(|&o| i >= o).unwrap_or(0);
-                spikes[p].push([t, i - offsets[p]]);
+            let rows = n.div_ceil(every) as usize;
+            let mut recorded = engine.recorded_spikes()?;
+            let mut data = if n_trace > 0 {
+                engine.trace(rows * n_trace)?
+            } else {
+                Vec::new()
+            };
+            if split {
+                // Ranks sharing the neurons: rank 0 joins every rank's recorded spikes and
+                // V_m samples of the chunk (a rank leaves the samples of neurons it does not
+                // update at zero bits, so OR takes the owner's bits).
+                (recorded, data) = join_records(recorded, data);
             }
-            if n_trace > 0 {
-                let rows = n.div_ceil(every) as usize;
-                let data = engine.trace(rows * n_trace)?;
-                let mut base = 0usize;
-                for (p, &kk) in net.record.traces.iter().enumerate() {
-                    let kk = kk as usize;
-                    if kk == 0 {
-                        continue;
-                    }
-                    let e_l = if net.model == super::params::NeuronModel::GifPscExp {
-                        0.0
-                    } else {
-                        net.coef[p].e_l
-                    };
-                    let mut col = Vec::with_capacity(rows * kk);
-                    for r in 0..rows {
-                        for c in 0..kk {
-                            col.push(data[r * n_trace + base + c] + e_l);
-                        }
-                    }
-                    if let Some((_, id)) = trace_ids.iter().find(|(q, _)| *q == p) {
-                        rec.write(*id, Data::F32(&col))?;
-                    }
-                    if kept_trace[p].len() < 200_000 {
-                        kept_trace[p].extend_from_slice(&col);
-                    }
-                    base += kk;
-                }
+            // What fails here fails on rank 0 only (its output): with shared neurons, every
+            // rank learns of it before the next block's exchange.
+            let written = (|| -> Result<()> {
+                write_chunk(
+                    net,
+                    rec,
+                    &trace_ids,
+                    &offsets,
+                    &recorded,
+                    &data,
+                    rows,
+                    &mut spikes,
+                    &mut kept_trace,
+                )?;
+                progress.inc(n * u64::from(net.replicas))
+            })();
+            if split {
+                crate::ranks::agree(written)?;
+            } else {
+                written?;
             }
-            progress.inc(n * u64::from(net.replicas))?;
             k += n;
         }
         Ok(())
@@ -509,6 +529,89 @@ fn drive(
         .map(|(p, &s)| s as f64 / (f64::from(net.sizes[p]) * f64::from(net.replicas) * t_s))
         .collect();
     Ok((rates, spike_stats))
+}
+
+/// Rank 0's recorded (step, neuron) spikes and V_m samples of a chunk, from every rank's
+/// (ranks sharing the neurons; the others get theirs back).
+fn join_records(recorded: Vec<[u32; 2]>, data: Vec<f32>) -> (Vec<[u32; 2]>, Vec<f32>) {
+    let mut sent = Vec::new();
+    u32::put(&[recorded.len() as u32], &mut sent);
+    u32::put(
+        &recorded.iter().flatten().copied().collect::<Vec<_>>(),
+        &mut sent,
+    );
+    u32::put(
+        &data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        &mut sent,
+    );
+    let all = crate::ranks::gather_bytes(&sent);
+    if all.is_empty() {
+        return (recorded, data);
+    }
+    let mut spikes = Vec::new();
+    let mut bits = vec![0u32; data.len()];
+    for bytes in &all {
+        let words = u32::take(bytes);
+        let n = words.first().map_or(0, |&n| n as usize);
+        let body = words.get(1..).unwrap_or(&[]);
+        let (pairs, rest) = body.split_at((2 * n).min(body.len()));
+        spikes.extend(pairs.chunks_exact(2).map(|w| [w[0], w[1]]));
+        for (b, x) in bits.iter_mut().zip(rest) {
+            *b |= x;
+        }
+    }
+    spikes.sort_unstable();
+    (spikes, bits.into_iter().map(f32::from_bits).collect())
+}
+
+/// Writes a chunk's recorded spikes (kept per population) and V_m samples (`rows` rows of
+/// every traced neuron, streamed; the first kept for the plots).
+#[allow(clippy::too_many_arguments)]
+fn write_chunk(
+    net: &SpikingNetwork,
+    rec: &mut dyn Recorder,
+    trace_ids: &[(usize, crate::output::ArrayId)],
+    offsets: &[u32],
+    recorded: &[[u32; 2]],
+    data: &[f32],
+    rows: usize,
+    spikes: &mut [Vec<[u32; 2]>],
+    kept_trace: &mut [Vec<f32>],
+) -> Result<()> {
+    for &[t, i] in recorded {
+        let p = offsets.iter().rposition(|&o| i >= o).unwrap_or(0);
+        spikes[p].push([t, i - offsets[p]]);
+    }
+    if data.is_empty() {
+        return Ok(());
+    }
+    let n_trace = net.n_trace() as usize;
+    let mut base = 0usize;
+    for (p, &kk) in net.record.traces.iter().enumerate() {
+        let kk = kk as usize;
+        if kk == 0 {
+            continue;
+        }
+        let e_l = if net.model == super::params::NeuronModel::GifPscExp {
+            0.0
+        } else {
+            net.coef[p].e_l
+        };
+        let mut col = Vec::with_capacity(rows * kk);
+        for r in 0..rows {
+            for c in 0..kk {
+                col.push(data[r * n_trace + base + c] + e_l);
+            }
+        }
+        if let Some((_, id)) = trace_ids.iter().find(|(q, _)| *q == p) {
+            rec.write(*id, Data::F32(&col))?;
+        }
+        if kept_trace[p].len() < 200_000 {
+            kept_trace[p].extend_from_slice(&col);
+        }
+        base += kk;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
