@@ -34,7 +34,13 @@ struct Proj {
     words: u32,
     // Bits of a stored synapse's first word holding its delay above `delay`.
     dbits: u32,
-    _pad: u32,
+    // The targets [tgt_lo, tgt_hi) this device delivers to (all unless MPI ranks share the
+    // neurons).
+    tgt_lo: u32,
+    tgt_hi: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
     wdist: SynDist,
     ddist: SynDist,
 }
@@ -175,7 +181,7 @@ fn bernoulli_segment(g: u32, pr: Proj, sg: u32, local: u32, base: u32, t: u32, r
             break;
         }
         j = j + u32(gap);
-        if (!(pr.forbid_self == 1u && j == local)) {
+        if (!(pr.forbid_self == 1u && j == local) && j >= pr.tgt_lo && j < pr.tgt_hi) {
             add_one(g, pr, j, t, r, base);
         }
         j = j + 1u;
@@ -226,13 +232,13 @@ fn deliver_spikes(
         } else if (!PROCEDURAL) {
             // Unreachable: every projection is stored.
         } else if (pr.mode == MODE_ALL_TO_ALL) {
-            for (var j = lid; j < pr.tgt_size; j = j + WG) {
+            for (var j = pr.tgt_lo + lid; j < pr.tgt_hi; j = j + WG) {
                 if (!(pr.forbid_self == 1u && j == local)) {
                     add_one(g, pr, j, t, r, base);
                 }
             }
         } else if (pr.mode == MODE_ONE_TO_ONE) {
-            if (lid == 0u && pr.forbid_self == 0u) {
+            if (lid == 0u && pr.forbid_self == 0u && local >= pr.tgt_lo && local < pr.tgt_hi) {
                 add_one(g, pr, local, t, r, base);
             }
         } else if (pr.mode == MODE_FIXED_TOTAL) {
@@ -249,12 +255,15 @@ fn deliver_spikes(
                         break;
                     }
                     let j = total_number_target(x[i], pr.tgt_size, pr.forbid_self == 1u, local);
-                    add_keyed(g, pr, j, d, t, r, base);
+                    if (j >= pr.tgt_lo && j < pr.tgt_hi) {
+                        add_keyed(g, pr, j, d, t, r, base);
+                    }
                 }
             }
         } else {
-            let n_seg = (pr.tgt_size + pr.seg_len - 1u) / pr.seg_len;
-            for (var sg = lid; sg < n_seg; sg = sg + WG) {
+            // The segments that reach into [tgt_lo, tgt_hi).
+            let seg_hi = (pr.tgt_hi + pr.seg_len - 1u) / pr.seg_len;
+            for (var sg = pr.tgt_lo / pr.seg_len + lid; sg < seg_hi; sg = sg + WG) {
                 bernoulli_segment(g, pr, sg, local, base, t, r);
             }
         }

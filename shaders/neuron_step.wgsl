@@ -143,7 +143,8 @@ fn neuron_step(
     let e = lo;
     let pop = pops[e];
     let c = coef[e];
-    let n_pop = pop.size * cfg.replicas_per_combo;
+    // This device's neurons of the population (all unless MPI ranks share the neurons).
+    let n_pop = (pop.own_hi - pop.own_lo) * cfg.replicas_per_combo;
     let first = (w - pop.wg0) * WG * NPT + lid;
     for (var kk = 0u; kk < NPT; kk = kk + 1u) {
         let j = first + kk * WG;
@@ -154,13 +155,14 @@ fn neuron_step(
     }
 }
 
-// Advances neuron j (index over the replicas of one population and sweep combination)
-// through the block.
+// Advances neuron j (index over this device's neurons of the replicas of one population and
+// sweep combination) through the block.
 fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
     let p = pop.pop;
-    let rr = j / pop.size;
+    let own = pop.own_hi - pop.own_lo;
+    let rr = j / own;
     let r = pop.combo * cfg.replicas_per_combo + rr;
-    let local = j - rr * pop.size;
+    let local = pop.own_lo + j - rr * own;
     let i = pop.offset + local;
     let g = r * cfg.n_neurons + i;
     let cset = 4u * cfg.parity;

@@ -101,12 +101,11 @@ impl Model {
     }
 
     /// Whether MPI ranks divide this model's work on `backend` (replicas and sweep
-    /// combinations; the neurons of `lif`; spiking networks' replicas on the CPU path);
+    /// combinations; the neurons of `lif`; spiking networks' replicas or neurons);
     /// otherwise rank 0 runs all of it.
-    pub fn distributed(&self, backend: &Backend) -> bool {
+    pub fn distributed(&self, _backend: &Backend) -> bool {
         match self {
-            Model::Rate(_) | Model::Meso(_) | Model::Lif(_) => true,
-            Model::Spiking(_) => matches!(backend, Backend::Cpu),
+            Model::Rate(_) | Model::Meso(_) | Model::Lif(_) | Model::Spiking(_) => true,
         }
     }
 

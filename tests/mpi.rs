@@ -1,8 +1,8 @@
 //! MPI ranks (`--features mpi`): `mpirun -n K neuropop run` writes the files a single
 //! process writes, byte for byte (the arrays and the plots), for K = 2 and 3, for a rate
 //! sweep, mesoscopic replicas, independent LIF neurons, spiking-network replicas and one
-//! spiking network whose neurons the ranks share on the CPU path; a spiking network on a GPU adapter runs on rank 0; a failing spec fails every
-//! rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
+//! spiking network whose neurons the ranks share (CPU path and GPU adapters); a failing
+//! spec fails every rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -252,9 +252,10 @@ fn replicas_split_by_neurons_with_threads_write_the_same_files() {
 }
 
 #[test]
-fn a_model_without_shares_runs_on_rank_zero() {
-    // Spiking networks on a GPU adapter are not divided: rank 0 runs them (lavapipe gives
-    // the CPU path's bits, so the files are the single CPU process's).
+fn one_spiking_network_on_gpu_ranks_writes_a_single_process_files() {
+    // Every rank on its GPU adapter (lavapipe here): the ranks share the neurons, each
+    // block's spikes read back, all-gathered and delivered on each device; the files are
+    // the single CPU process's.
     if std::env::var_os("NEUROPOP_REQUIRE_GPU").is_none()
         && Command::new(env!("CARGO_BIN_EXE_neuropop"))
             .args(["devices"])
@@ -265,19 +266,29 @@ fn a_model_without_shares_runs_on_rank_zero() {
         eprintln!("skipping: no GPU adapter");
         return;
     }
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/drawn_synapses.toml");
+    let text = include_str!("data/drawn_synapses.toml")
+        .replace("t_end = 200.0", "t_end = 100.0")
+        .replace("windows = [[50.0, 200.0]]", "windows = [[50.0, 100.0]]")
+        .replace(
+            "spikes = [",
+            "traces = [{ population = \"I\", variable = \"V_m\", first = 2 }]\nspikes = [",
+        );
+    let spec = tmp("gpunet.toml");
+    std::fs::write(&spec, text).expect("spec");
     let (one, two) = (tmp("gpu1"), tmp("gpu2"));
     assert!(run(&spec, &one, 1).status.success());
     let o = run_on(&spec, &two, 2, "gpu");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         files(&one) == files(&two),
-        "spiking output differs on 2 ranks"
+        "spiking output differs on 2 GPU ranks"
     );
-    assert_eq!(
-        meta(&two)["ranks"][1]["runs"],
-        "nothing (rank 0 runs this model)"
-    );
+    let m = meta(&two);
+    assert_eq!(m["ranks"][1]["runs"], "its share");
+    assert_eq!(m["ranks"][1]["backend"], "gpu");
+    assert!(m["model"]["ranks_divide"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("the neurons")));
 }
 
 #[test]

@@ -66,4 +66,8 @@ struct PopInfo {
     // Population index and sweep combination of this entry.
     pop: u32,
     combo: u32,
+    // The neurons [own_lo, own_hi) of the population (every replica) this device updates:
+    // all unless MPI ranks share the neurons.
+    own_lo: u32,
+    own_hi: u32,
 }

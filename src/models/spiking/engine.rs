@@ -6,8 +6,8 @@ use std::sync::{Mutex, RwLock};
 
 use super::connect::Connectivity;
 use super::kernel::{
-    deliver_spikes, neuron_step, rank_part, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port,
-    Proj, StepOut,
+    deliver_spikes, neuron_step, NetConfig, NetTables, NeuronState, Pois, PopInfo, Port, Proj,
+    StepOut,
 };
 use super::params::NeuronCoef;
 use crate::cpu::SpinBarrier;
@@ -80,10 +80,9 @@ impl EngineSetup {
         let mut v = Vec::new();
         for r in (lo / n)..hi.div_ceil(n) {
             for p in &pops[..np] {
-                let (a, b) = rank_part(p.size, self.split);
-                if b > a {
+                if p.own_hi > p.own_lo {
                     let at = r * n + p.offset as usize;
-                    v.push((at + a as usize, at + b as usize));
+                    v.push((at + p.own_lo as usize, at + p.own_hi as usize));
                 }
             }
         }
@@ -261,19 +260,11 @@ impl SpikingEngine for CpuEngine {
                     }
                     barrier.wait();
                     let g = gathered.read().unwrap_or_else(|e| e.into_inner());
-                    deliver_spikes(cfg, &tab, &g, ring, split, part as u32, parts as u32);
+                    deliver_spikes(cfg, &tab, &g, ring, part as u32, parts as u32);
                 } else {
                     for o in &outs {
                         let o = o.read().unwrap_or_else(|e| e.into_inner());
-                        deliver_spikes(
-                            cfg,
-                            &tab,
-                            &o.spikes,
-                            ring,
-                            split,
-                            part as u32,
-                            parts as u32,
-                        );
+                        deliver_spikes(cfg, &tab, &o.spikes, ring, part as u32, parts as u32);
                     }
                 }
                 barrier.wait();
@@ -458,8 +449,13 @@ mod gpu {
         act: wgpu::Buffer,
         rec: wgpu::Buffer,
         trace: wgpu::Buffer,
+        spk: wgpu::Buffer,
         n_total: u32,
         n_groups: u32,
+        /// MPI ranks share the neurons: one submit per block, spikes exchanged between.
+        split: bool,
+        big_list: bool,
+        spk_cap: u32,
         rec_cap: u32,
         syn_cap: u32,
         has_stim: bool,
@@ -538,7 +534,7 @@ mod gpu {
             let mut n_groups = 0u32;
             for p in &mut tab.pops {
                 p.wg0 = n_groups;
-                n_groups += (p.size * s.replicas_per_combo).div_ceil(wg * npt);
+                n_groups += ((p.own_hi - p.own_lo) * s.replicas_per_combo).div_ceil(wg * npt);
             }
             let pops = ctx.storage_buffer_init(
                 "spiking.pops",
@@ -667,12 +663,88 @@ mod gpu {
                 act,
                 rec,
                 trace,
+                spk,
                 n_total: s.n_total,
                 n_groups,
+                split: s.split.1 > 1,
+                big_list,
+                spk_cap: s.spk_cap,
                 rec_cap: s.rec_cap,
                 syn_cap: syn_cap as u32,
                 has_stim,
             })
+        }
+    }
+
+    impl GpuEngine {
+        /// The blocks of a chunk when MPI ranks share the neurons: each block's
+        /// `neuron_step` in its own submit, its spike list read back and all-gathered, every
+        /// rank's spikes written back as the list `deliver_spikes` reads (delivered only to
+        /// this device's targets, the tables' `tgt_lo .. tgt_hi`).
+        fn run_shared_blocks(&mut self, cfgs: &[NetConfig]) -> Result<()> {
+            let grid = crate::kernels::dispatch_grid(
+                u64::from(self.n_groups) * u64::from(self.neuron.workgroup()),
+                self.neuron.workgroup(),
+                self.ctx.limits().max_compute_workgroups_per_dimension,
+            );
+            for (i, c) in cfgs.iter().enumerate() {
+                let off = [(i as u64 * UNIFORM_STRIDE) as u32];
+                let encoder = |label: &str| {
+                    self.ctx
+                        .device()
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some(label),
+                        })
+                };
+                let mut enc = encoder("spiking block: neurons");
+                {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("neuron_step"),
+                        timestamp_writes: None,
+                    });
+                    self.neuron
+                        .dispatch_grid_with(&mut pass, &self.neuron_bind, &off, grid);
+                }
+                self.ctx.queue().submit([enc.finish()]);
+                // This block's counter set: [x, y, z, count] (BIG_LIST) or [count, 1, 1, -].
+                let cset = 4 * u64::from(c.parity);
+                let counters: Vec<u32> = self.ctx.read(&self.ctl, cset, 4)?;
+                let n = if self.big_list {
+                    counters[3]
+                } else {
+                    counters[0]
+                }
+                .min(self.spk_cap) as usize;
+                let mine: Vec<u32> = self.ctx.read(&self.spk, 0, 2 * n)?;
+                let all = crate::ranks::all_gather_words(&mine);
+                let m = (all.len() / 2).min(self.spk_cap as usize);
+                if m > 0 {
+                    self.ctx.write(&self.spk, 0, &all[..2 * m]);
+                }
+                let m = m as u32;
+                let set = if self.big_list {
+                    [m.min(65_535), m.div_ceil(65_535), 1, m]
+                } else {
+                    [m, 1, 1, 0]
+                };
+                self.ctx.write(&self.ctl, cset * 4, &set);
+                let mut enc = encoder("spiking block: delivery");
+                {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("deliver_spikes"),
+                        timestamp_writes: None,
+                    });
+                    self.deliver.dispatch_indirect_with(
+                        &mut pass,
+                        &self.deliver_bind,
+                        &off,
+                        &self.ctl,
+                        16 * u64::from(c.parity),
+                    );
+                }
+                self.ctx.queue().submit([enc.finish()]);
+            }
+            Ok(())
         }
     }
 
@@ -697,6 +769,10 @@ mod gpu {
                         label: Some("spiking chunk"),
                     });
             encoder.clear_buffer(&self.act, 0, None);
+            if self.split {
+                self.ctx.queue().submit([encoder.finish()]);
+                return self.run_shared_blocks(cfgs);
+            }
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("spiking chunk"),

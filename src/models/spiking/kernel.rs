@@ -98,6 +98,11 @@ pub struct PopInfo {
     pub pop: u32,
     /// Sweep combination.
     pub combo: u32,
+    /// The neurons `[own_lo, own_hi)` of the population (in every replica) this process
+    /// updates: all (`0 .. size`) unless MPI ranks share the neurons ([`rank_part`]).
+    pub own_lo: u32,
+    /// See `own_lo`.
+    pub own_hi: u32,
 }
 
 /// An incoming projection as seen by its target: where its counts are and their weight.
@@ -153,8 +158,13 @@ pub struct Proj {
     pub words: u32,
     /// Bits of a stored synapse's first word holding its delay above `delay`.
     pub dbits: u32,
+    /// The targets `[tgt_lo, tgt_hi)` this process delivers to: all (`0 .. tgt_size`) unless
+    /// MPI ranks share the neurons ([`rank_part`]).
+    pub tgt_lo: u32,
+    /// See `tgt_lo`.
+    pub tgt_hi: u32,
     /// Padding.
-    pub _pad: u32,
+    pub _pad: [u32; 3],
     /// Weights drawn per synapse (kind 0: one weight, each synapse adds 1).
     pub wdist: SynDist,
     /// Delays drawn per synapse (kind 0: `delay` for all).
@@ -666,7 +676,6 @@ pub fn deliver_spikes(
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
-    split: (u32, u32),
     part: u32,
     parts: u32,
 ) {
@@ -677,7 +686,6 @@ pub fn deliver_spikes(
         tab,
         spikes,
         ring,
-        split,
         part,
         parts,
     });
@@ -688,7 +696,6 @@ struct Deliver<'a, 'b> {
     tab: &'a NetTables<'b>,
     spikes: &'a [[u32; 2]],
     ring: &'a [AtomicU32],
-    split: (u32, u32),
     part: u32,
     parts: u32,
 }
@@ -703,7 +710,6 @@ impl crate::simd::Lanes for Deliver<'_, '_> {
             self.tab,
             self.spikes,
             self.ring,
-            self.split,
             self.part,
             self.parts,
         );
@@ -716,7 +722,6 @@ fn deliver_part(
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
     ring: &[AtomicU32],
-    split: (u32, u32),
     part: u32,
     parts: u32,
 ) {
@@ -732,9 +737,9 @@ fn deliver_part(
         let pop = tab.pops[p];
         let local = i - pop.offset;
         for pr in &tab.proj[pop.out0 as usize..(pop.out0 + pop.n_out) as usize] {
-            // Part `part` of `parts` of this rank's targets (all of them unless MPI ranks
+            // Part `part` of `parts` of this process's targets (all of them unless MPI ranks
             // share the neurons).
-            let (a, b) = rank_part(pr.tgt_size, split);
+            let (a, b) = (pr.tgt_lo, pr.tgt_hi.max(pr.tgt_lo));
             let at = |i: u32| a + (u64::from(b - a) * u64::from(i) / u64::from(parts)) as u32;
             let (lo_j, hi_j) = (at(part), at(part + 1));
             let slot = (t + pr.delay) % cfg.ring_len;
@@ -971,6 +976,7 @@ mod tests {
         };
         let pr = Proj {
             tgt_size: 3000,
+            tgt_hi: 3000,
             ..Proj::procedural(&c, 2)
         };
         assert_eq!(pr.mode, proj_mode::BERNOULLI);

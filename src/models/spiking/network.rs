@@ -4,7 +4,7 @@
 //! before any output exists.
 
 use super::connect::{self, ConnSpec, Connectivity};
-use super::kernel::{poisson_purpose, Pois, PopInfo, Port, Proj};
+use super::kernel::{poisson_purpose, rank_part, Pois, PopInfo, Port, Proj};
 use super::params::{NeuronCoef, NeuronModel, NeuronParams};
 use super::synapse::{weight_resolution, SynDist};
 use crate::error::Result;
@@ -672,8 +672,13 @@ impl SpikingNetwork {
         )
     }
 
-    /// The population, port, Poisson and projection tables (`row0` from the connectivity).
-    pub fn tables(&self, conn: &Connectivity) -> (Vec<PopInfo>, Vec<Port>, Vec<Pois>, Vec<Proj>) {
+    /// The population, port, Poisson and projection tables (`row0` from the connectivity),
+    /// for rank `split.0` of `split.1` sharing the neurons ((0, 1): one process).
+    pub fn tables(
+        &self,
+        conn: &Connectivity,
+        split: (u32, u32),
+    ) -> (Vec<PopInfo>, Vec<Port>, Vec<Pois>, Vec<Proj>) {
         let offsets = self.offsets();
         let np = self.pops();
         let mut port_base = Vec::new();
@@ -692,9 +697,12 @@ impl SpikingNetwork {
             let out0 = proj.len() as u32;
             for (k, pr) in self.projections.iter().enumerate() {
                 if pr.src == p {
+                    let (tgt_lo, tgt_hi) = rank_part(self.sizes[pr.tgt], split);
                     proj.push(Proj {
                         port_base: port_base[k],
                         tgt_size: self.sizes[pr.tgt],
+                        tgt_lo,
+                        tgt_hi,
                         delay: pr.delay,
                         row0: conn.row0.get(k).copied().unwrap_or(0),
                         words: pr.conn.words,
@@ -710,9 +718,12 @@ impl SpikingNetwork {
         for c in 0..self.combinations() as usize {
             let mut trace_base = 0u32;
             for (p, &offset) in offsets.iter().enumerate().take(np) {
+                let (own_lo, own_hi) = rank_part(self.sizes[p], split);
                 let mut info = PopInfo {
                     offset,
                     size: self.sizes[p],
+                    own_lo,
+                    own_hi,
                     port0: ports.len() as u32,
                     pois0: pois.len() as u32,
                     out0: out_range[p].0,

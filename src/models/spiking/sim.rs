@@ -51,46 +51,88 @@ pub fn run(
     progress: &Progress,
 ) -> Result<SpikingReport> {
     let t0 = Instant::now();
-    let budget = match backend {
-        Backend::Cpu => super::network::AUTO_STORED_CPU_BYTES,
-        #[cfg(feature = "gpu")]
-        Backend::Gpu(ctx) => super::engine::synapse_capacity_bytes(ctx) as f64,
-    };
-    let net = &net.with_storage_budget(budget);
-    #[cfg(feature = "gpu")]
-    if let Backend::Gpu(ctx) = backend {
-        super::engine::check_synapses(ctx, net.expected_stored_words())?;
-    }
-    let on_device = match backend {
-        Backend::Cpu => false,
-        #[cfg(feature = "gpu")]
-        Backend::Gpu(ctx) => super::engine::connect_on_device(ctx),
-    };
-    // MPI ranks sharing the run (CPU path): with at least as many replicas as ranks, each
-    // simulates a contiguous share of the replicas, rank 0 the first (with replica 0, whose
-    // spikes and V_m are recorded); with fewer, every rank updates its part of each
-    // population of every replica and the ranks exchange spikes once per block.
-    // `NEUROPOP_MPI_SPLIT=neurons` or `replicas` overrides the choice.
-    let (rank, ranks) = if crate::ranks::dividing() {
+    // MPI ranks sharing the run: with at least as many replicas as ranks, all on the CPU
+    // path, each simulates a contiguous share of the replicas, rank 0 the first (with
+    // replica 0, whose spikes and V_m are recorded); otherwise every rank updates its part
+    // of each population of every replica and the ranks exchange spikes once per block.
+    // `NEUROPOP_MPI_SPLIT=neurons` or `replicas` overrides the choice on the CPU path.
+    let dividing = crate::ranks::dividing();
+    let (rank, ranks) = if dividing {
         (crate::ranks::rank(), crate::ranks::size())
     } else {
         (0, 1)
     };
+    let all_cpu = if dividing {
+        crate::ranks::all_true(matches!(backend, Backend::Cpu))
+    } else {
+        matches!(backend, Backend::Cpu)
+    };
     let by_neurons = ranks > 1
-        && match std::env::var("NEUROPOP_MPI_SPLIT").as_deref() {
-            Ok("neurons") => true,
-            Ok("replicas") => false,
-            _ => u64::from(net.replicas) < ranks as u64,
-        };
+        && (!all_cpu
+            || match std::env::var("NEUROPOP_MPI_SPLIT").as_deref() {
+                Ok("neurons") => true,
+                Ok("replicas") => false,
+                _ => u64::from(net.replicas) < ranks as u64,
+            });
     let (own, split) = if by_neurons {
         ((0, net.replicas), (rank as u32, ranks as u32))
     } else {
         let (r_lo, r_hi) = crate::ranks::share(u64::from(net.replicas), 1, rank, ranks);
         ((r_lo as u32, r_hi as u32), (0, 1))
     };
+    let budget = match backend {
+        Backend::Cpu => super::network::AUTO_STORED_CPU_BYTES,
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => super::engine::synapse_capacity_bytes(ctx) as f64,
+    };
+    // Ranks sharing the neurons each store a part of the synapses; which projections are
+    // stored must be the same on every rank: the smallest rank's budget, times the ranks.
+    let budget = if by_neurons {
+        let b = budget as u64;
+        let all = crate::ranks::all_gather_words(&[b as u32, (b >> 32) as u32]);
+        let least = all
+            .chunks_exact(2)
+            .map(|w| u64::from(w[0]) | (u64::from(w[1]) << 32))
+            .min()
+            .unwrap_or(b);
+        least as f64 * ranks as f64
+    } else {
+        budget
+    };
+    let net = &net.with_storage_budget(budget);
+    // What can fail on one rank only (its device) is agreed on before the next collective.
+    #[cfg(feature = "gpu")]
+    let agree = |r: Result<()>| if dividing { crate::ranks::agree(r) } else { r };
+    #[cfg(feature = "gpu")]
+    agree(match backend {
+        Backend::Gpu(ctx) => {
+            let words = net.expected_stored_words();
+            let share = words / f64::from(split.1);
+            super::engine::check_synapses(ctx, share).map_err(|e| {
+                if by_neurons {
+                    let per_device = super::engine::synapse_capacity_bytes(ctx) as f64 / 4.0;
+                    crate::Error::InvalidArgument(format!(
+                        "{e}: on {} ranks sharing the neurons; this device would hold the network on {} ranks",
+                        split.1,
+                        (words / per_device).ceil() as u64 + 1
+                    ))
+                } else {
+                    e
+                }
+            })
+        }
+        Backend::Cpu => Ok(()),
+    })?;
+    // Ranks sharing the neurons build their synapses on the host (the device builds a
+    // whole projection).
+    let on_device = match backend {
+        Backend::Cpu => false,
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(ctx) => !by_neurons && super::engine::connect_on_device(ctx),
+    };
     let conn = net.connect_replicas(on_device, own, split)?;
     let synapses = conn.synapses();
-    let (pops, ports, pois, proj) = net.tables(&conn);
+    let (pops, ports, pois, proj) = net.tables(&conn, split);
     let chunk = chunk_steps(net);
     let np = net.pops() as u64;
     let n_rep_pops = u64::from(net.replicas) * np;
@@ -154,10 +196,16 @@ pub fn run(
         proj,
         conn,
     };
-    let mut engine: Box<dyn SpikingEngine> = match backend {
-        Backend::Cpu => Box::new(CpuEngine::new(setup.clone(), tab)),
+    let engine: Result<Box<dyn SpikingEngine>> = match backend {
+        Backend::Cpu => Ok(Box::new(CpuEngine::new(setup.clone(), tab))),
         #[cfg(feature = "gpu")]
-        Backend::Gpu(ctx) => Box::new(super::engine::GpuEngine::new(ctx.clone(), &setup, tab)?),
+        Backend::Gpu(ctx) => super::engine::GpuEngine::new(ctx.clone(), &setup, tab)
+            .map(|e| Box::new(e) as Box<dyn SpikingEngine>),
+    };
+    let mut engine = if dividing {
+        crate::ranks::agree(engine)?
+    } else {
+        engine?
     };
     let connect_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
