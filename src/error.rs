@@ -123,8 +123,13 @@ pub enum Error {
 
     /// One or more MPI ranks failed; every rank returns this, naming each failed rank and
     /// its error, and nothing is written.
-    #[error("{0}")]
-    Ranks(String),
+    #[error("{message}")]
+    Ranks {
+        /// The failed ranks and their errors.
+        message: String,
+        /// Whether every failure was the user's input (exit status 2).
+        user: bool,
+    },
 }
 
 impl Error {
@@ -138,6 +143,7 @@ impl Error {
                 | Error::InvalidArgument(_)
                 | Error::BufferTooLarge { .. }
                 | Error::OutputBusy { .. }
+                | Error::Ranks { user: true, .. }
         )
     }
 

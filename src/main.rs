@@ -246,13 +246,22 @@ struct FixedPointArgs {
 }
 
 /// Exit status 2 for the user's mistakes, 1 for everything else.
-fn fail(e: &anyhow::Error) -> ExitCode {
+fn exit_status(e: &anyhow::Error) -> u8 {
     let user = e.chain().any(|c| {
         c.downcast_ref::<neuropop::Error>()
             .is_some_and(|e| e.is_user_error())
     });
+    if user {
+        2
+    } else {
+        1
+    }
+}
+
+/// Reports `e` and returns its exit status.
+fn fail(e: &anyhow::Error) -> ExitCode {
     eprintln!("neuropop: error: {e:#}");
-    ExitCode::from(if user { 2 } else { 1 })
+    ExitCode::from(exit_status(e))
 }
 
 fn main() -> ExitCode {
@@ -306,8 +315,8 @@ fn main() -> ExitCode {
     }
     match dispatch(cli) {
         Ok(code) => code,
-        // Every rank gets the same error; rank 0 reports it.
-        Err(_) if neuropop::ranks::world_rank() != 0 => ExitCode::from(1),
+        // Every rank gets the same error (and exit status); rank 0 reports it.
+        Err(e) if neuropop::ranks::world_rank() != 0 => ExitCode::from(exit_status(&e)),
         Err(e) => fail(&e),
     }
 }

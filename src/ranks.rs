@@ -147,35 +147,54 @@ pub fn share(total: u64, first: u64, rank: usize, size: usize) -> (u64, u64) {
 /// `Ok` on every rank when no rank has an error (`err` is this rank's message, if it failed);
 /// otherwise [`Error::Ranks`] on every rank, naming the failed ranks and their messages.
 /// Every rank must call it at the same point.
-pub fn all_ok(err: Option<String>) -> Result<()> {
+pub fn all_ok(err: Option<&Error>) -> Result<()> {
+    let alone = |e: &Error| Error::Ranks {
+        message: e.to_string(),
+        user: e.is_user_error(),
+    };
     if size() == 1 {
-        return match err {
-            Some(e) => Err(Error::Ranks(e)),
-            None => Ok(()),
-        };
+        return err.map_or(Ok(()), |e| Err(alone(e)));
     }
     #[cfg(feature = "mpi")]
     {
-        let msg = err.unwrap_or_default().into_bytes();
+        // Each rank sends nothing (success) or a flag byte (2: the user's input, 1: other)
+        // and its message.
+        let msg = err.map_or(Vec::new(), |e| {
+            let mut b = vec![if e.is_user_error() { 2u8 } else { 1 }];
+            b.extend(e.to_string().into_bytes());
+            b
+        });
         let all = all_gather_bytes(&msg);
-        let failed: Vec<String> = all
+        let user = all.iter().all(|m| m.first().is_none_or(|&f| f == 2));
+        // Ranks failing with the same message are named together.
+        let mut groups: Vec<(Vec<usize>, String)> = Vec::new();
+        for (r, m) in all.iter().enumerate().filter(|(_, m)| !m.is_empty()) {
+            let m = String::from_utf8_lossy(&m[1..]).into_owned();
+            match groups.iter_mut().find(|g| g.1 == m) {
+                Some(g) => g.0.push(r),
+                None => groups.push((vec![r], m)),
+            }
+        }
+        let failed: Vec<String> = groups
             .iter()
-            .enumerate()
-            .filter(|(_, m)| !m.is_empty())
-            .map(|(r, m)| format!("rank {r}: {}", String::from_utf8_lossy(m)))
+            .map(|(rs, m)| {
+                let names: Vec<String> = rs.iter().map(|r| r.to_string()).collect();
+                let word = if rs.len() == 1 { "rank" } else { "ranks" };
+                format!("{word} {}: {m}", names.join(", "))
+            })
             .collect();
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(Error::Ranks(failed.join("; ")))
+            Err(Error::Ranks {
+                message: failed.join("; "),
+                user,
+            })
         }
     }
     #[cfg(not(feature = "mpi"))]
     {
-        match err {
-            Some(e) => Err(Error::Ranks(e)),
-            None => Ok(()),
-        }
+        err.map_or(Ok(()), |e| Err(alone(e)))
     }
 }
 
@@ -187,9 +206,9 @@ pub fn agree<T>(r: Result<T>) -> Result<T> {
     }
     match r {
         Ok(v) => all_ok(None).map(|()| v),
-        Err(Error::Ranks(m)) => Err(Error::Ranks(m)),
+        Err(e @ Error::Ranks { .. }) => Err(e),
         Err(e) => {
-            all_ok(Some(e.to_string()))?;
+            all_ok(Some(&e))?;
             Err(e)
         }
     }

@@ -112,9 +112,10 @@ pub fn run(
                 if by_neurons {
                     let per_device = super::engine::synapse_capacity_bytes(ctx) as f64 / 4.0;
                     crate::Error::InvalidArgument(format!(
-                        "{e}: on {} ranks sharing the neurons; this device would hold the network on {} ranks",
+                        "{e}: each of {} ranks sharing the neurons stores about 1/{} of the network's {words:.3e} synapse words; with devices like this one it needs at least {} ranks",
                         split.1,
-                        (words / per_device).ceil() as u64 + 1
+                        split.1,
+                        (words / per_device).ceil() as u64
                     ))
                 } else {
                     e
