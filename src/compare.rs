@@ -13,7 +13,6 @@ use crate::error::Result;
 use crate::models::levels::{at_level, Level};
 use crate::output::plot::{Figure, LinePlot, Series};
 use crate::output::{ArrayInfo, Data, Dtype, MemoryRecorder, OutputDir, Recorder};
-use crate::progress::Progress;
 use crate::run::Model;
 use crate::spec::Spec;
 
@@ -84,8 +83,8 @@ pub struct BandComparison {
     pub psd: Diff,
 }
 
-/// Result of `neuropop compare`.
-#[derive(Debug, Clone, Serialize)]
+/// Result of `neuropop compare` (empty on MPI ranks other than 0).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Comparison {
     /// Seeds (replicas) per level.
     pub seeds: u32,
@@ -123,7 +122,7 @@ fn run_level(
     let model = Model::build(&s)?;
     let mut rec = MemoryRecorder::new();
     let t = Instant::now();
-    model.run(backend, &mut rec, &Progress::hidden())?;
+    crate::run::run_on_ranks(&model, backend, &mut rec)?;
     Ok((rec, t.elapsed().as_secs_f64()))
 }
 
@@ -158,6 +157,10 @@ pub fn compare_spec(
     }
     let (micro, micro_s) = run_level(spec, Level::Micro, seeds, backend)?;
     let (meso, meso_s) = run_level(spec, Level::Meso, seeds, backend)?;
+    // With MPI ranks sharing the command, rank 0 holds the results and writes them.
+    if !crate::ranks::is_root() {
+        return Ok(Comparison::default());
+    }
     let names: Vec<String> = spec.populations.iter().map(|p| p.name.clone()).collect();
     let wins = get(&micro, "windows")?.to_vec();
     let n_win = wins.len() / 2;
@@ -364,6 +367,7 @@ pub fn compare_spec(
             "seeds": seeds,
             "backend": backend.name(),
             "adapter": backend.adapter(),
+            "ranks": crate::ranks::size(),
             "timings": {"micro_s": micro_s, "meso_s": meso_s},
         }))?;
     }

@@ -306,7 +306,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Under several ranks only `run` is shared; every other command runs on rank 0 alone.
     let shared = match &cli.command {
-        Command::Run { .. } => true,
+        Command::Run { .. } | Command::Compare { .. } | Command::Validate { .. } => true,
         Command::Bench { kernel, .. } => kernel == "mpi",
         _ => false,
     };
@@ -371,7 +371,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { args, tol, json } => {
+            // Every rank takes its share of both runs; rank 0 compares and reports.
+            let _shared = neuropop::ranks::share_run();
             let v = validate_spec(&args.spec, &args.overrides(), tol)?;
+            if neuropop::ranks::world_rank() != 0 {
+                return Ok(ExitCode::SUCCESS);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -540,8 +545,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             json,
         } => {
+            // Every rank takes its share of both levels; rank 0 compares and writes.
+            let _shared = neuropop::ranks::share_run();
             // Both levels: the micro level is a spiking network, the slower of the two.
-            let (backend, _) = Backend::resolve_for(backend, Workload::Spiking)?;
+            let (backend, _) =
+                neuropop::ranks::agree(Backend::resolve_for(backend, Workload::Spiking))?;
             let out = out.unwrap_or_else(|| {
                 let mut d = default_out(&spec);
                 d.set_file_name(format!(
@@ -556,9 +564,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             for w in over.apply(&mut parsed)? {
-                eprintln!("neuropop: {w}");
+                if neuropop::ranks::world_rank() == 0 {
+                    eprintln!("neuropop: {w}");
+                }
             }
             let c = neuropop::compare::compare_spec(&parsed, seeds, &backend, Some(&out))?;
+            if neuropop::ranks::world_rank() != 0 {
+                return Ok(ExitCode::SUCCESS);
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&c)?);
             } else {

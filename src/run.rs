@@ -363,8 +363,11 @@ pub fn run_spec_shared(
     o.no_plots |= out.is_none();
     let level_warnings = o.apply(&mut spec)?;
     let model = Model::build(&spec)?;
-    for w in level_warnings.iter().chain(model.warnings()) {
-        eprintln!("neuropop: warning: {w}");
+    // Once, under MPI ranks (rank 0).
+    if crate::ranks::world_rank() == 0 {
+        for w in level_warnings.iter().chain(model.warnings()) {
+            eprintln!("neuropop: warning: {w}");
+        }
     }
     // Every rank must get past each step that can fail on some ranks only (a device, the
     // output directory) before the first collective: `agree` turns one rank's failure into
@@ -531,8 +534,8 @@ pub struct ArrayComparison {
     pub ok: bool,
 }
 
-/// Result of `neuropop validate`.
-#[derive(Debug, Clone, Serialize)]
+/// Result of `neuropop validate` (empty on MPI ranks other than 0).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Validation {
     /// GPU adapter used.
     pub adapter: String,
@@ -544,6 +547,28 @@ pub struct Validation {
     pub gpu_s: f64,
     /// Wall time of the CPU path, s.
     pub cpu_s: f64,
+}
+
+/// Runs `model` on `backend` into `rec` (rank 0's); with MPI ranks sharing the command in
+/// progress ([`crate::ranks::share_run`]), every rank takes its share of the model's work
+/// and the others record nothing, and a failure on any rank fails all. Every rank calls it.
+pub fn run_on_ranks(model: &Model, backend: &Backend, rec: &mut dyn Recorder) -> Result<Report> {
+    let dividing = crate::ranks::all_true(model.distributed(backend));
+    crate::ranks::set_dividing(dividing);
+    let r = if crate::ranks::is_root() {
+        model.run(backend, rec, &Progress::hidden())
+    } else if dividing {
+        model.run(
+            backend,
+            &mut crate::output::NullRecorder::default(),
+            &Progress::hidden(),
+        )
+    } else {
+        Ok(Report::default())
+    };
+    let r = crate::ranks::agree(r);
+    crate::ranks::set_dividing(false);
+    r
 }
 
 /// `neuropop validate`: runs the spec on the GPU and on the CPU path with the same seed and
@@ -567,15 +592,20 @@ pub fn validate_spec_value(
     o.no_plots = true;
     o.apply(&mut spec)?;
     let model = Model::build(&spec)?;
-    let gpu = Backend::resolve(BackendChoice::Gpu)?;
+    // With MPI ranks sharing the command, each rank its device (by local rank) and its share
+    // of both runs; rank 0 compares.
+    let gpu = crate::ranks::agree(Backend::resolve(BackendChoice::Gpu))?;
     let mut g = MemoryRecorder::new();
     let t = Instant::now();
-    model.run(&gpu, &mut g, &Progress::hidden())?;
+    run_on_ranks(&model, &gpu, &mut g)?;
     let gpu_s = t.elapsed().as_secs_f64();
     let mut c = MemoryRecorder::new();
     let t = Instant::now();
-    model.run(&Backend::Cpu, &mut c, &Progress::hidden())?;
+    run_on_ranks(&model, &Backend::Cpu, &mut c)?;
     let cpu_s = t.elapsed().as_secs_f64();
+    if !crate::ranks::is_root() {
+        return Ok(Validation::default());
+    }
     let arrays = compare(&g, &c, tolerance);
     Ok(Validation {
         adapter: gpu.adapter().map(|a| a.name).unwrap_or_default(),

@@ -2,7 +2,8 @@
 //! process writes, byte for byte (the arrays and the plots), for K = 2 and 3, for a rate
 //! sweep, mesoscopic replicas, independent LIF neurons, spiking-network replicas and one
 //! spiking network whose neurons the ranks share (CPU path and GPU adapters); a failing
-//! spec fails every rank with one message and no output. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
+//! spec fails every rank with one message and no output; `validate` and `compare` share
+//! their runs and report once. Needs `mpirun` (Open MPI: `--allow-run-as-root --oversubscribe`).
 #![cfg(feature = "mpi")]
 
 use std::path::{Path, PathBuf};
@@ -332,28 +333,57 @@ fn a_bad_spec_fails_every_rank_with_one_message() {
 }
 
 #[test]
-fn other_commands_run_on_rank_zero_alone() {
-    // `validate` runs both paths itself: under two ranks rank 0 does it all, once.
+fn validate_and_compare_on_ranks_report_once_as_one_process() {
+    // `validate` and `compare` share their runs among the ranks; rank 0 reports once, with
+    // the single process's numbers.
+    let bin = env!("CARGO_BIN_EXE_neuropop");
     let spec = tmp("val.toml");
     std::fs::write(&spec, RATE).expect("spec");
-    let o = Command::new("mpirun")
-        .args(["--allow-run-as-root", "--oversubscribe", "-n", "2"])
-        .arg(env!("CARGO_BIN_EXE_neuropop"))
-        .arg("validate")
-        .arg(&spec)
-        .output()
-        .expect("mpirun");
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(
-        stdout.matches("agree within tolerance").count(),
-        1,
-        "{stdout}"
-    );
+    let validate = |ranks: &str| {
+        let o = Command::new("mpirun")
+            .args(["--allow-run-as-root", "--oversubscribe", "-n", ranks, bin])
+            .arg("validate")
+            .arg(&spec)
+            .args(["--json"])
+            .env("NEUROPOP_THREADS", "1")
+            .output()
+            .expect("mpirun");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON report");
+        assert_eq!(v["ok"], true);
+        v["arrays"].clone()
+    };
+    assert_eq!(validate("1"), validate("2"));
+    let gif = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/brunel_gif.toml");
+    let compare = |ranks: &str, out: &Path| {
+        let o = Command::new("mpirun")
+            .args(["--allow-run-as-root", "--oversubscribe", "-n", ranks, bin])
+            .arg("compare")
+            .arg(&gif)
+            .args([
+                "--seeds",
+                "3",
+                "--t-end",
+                "800",
+                "--backend",
+                "cpu",
+                "--out",
+            ])
+            .arg(out)
+            .env("NEUROPOP_THREADS", "1")
+            .output()
+            .expect("mpirun");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.matches("clipped").count(), 1, "warnings once: {err}");
+        let c: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("compare.json")).expect("compare.json"))
+                .expect("json");
+        (c["windows"].clone(), c["spectra"].clone())
+    };
+    let (one, two) = (tmp("cmp1"), tmp("cmp2"));
+    assert_eq!(compare("1", &one), compare("2", &two));
+    assert_eq!(meta(&two)["ranks"], 2);
 }
 
 #[test]
