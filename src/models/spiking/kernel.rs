@@ -766,8 +766,8 @@ fn deliver_part(
                     let words = pr.words as usize;
                     let n = syn.len() / words;
                     let tgt = |i: usize| syn[i * words] >> pr.dbits;
-                    let a = lower_bound_by(n, lo_j, pr.tgt_size, tgt);
-                    let b = lower_bound_by(n, hi_j, pr.tgt_size, tgt);
+                    let a = lower_bound_by(n, lo_j, (pr.tgt_lo, pr.tgt_hi), tgt);
+                    let b = lower_bound_by(n, hi_j, (pr.tgt_lo, pr.tgt_hi), tgt);
                     let dmask = (1u32 << pr.dbits) - 1;
                     let row_base = (pr.port_base + r * pr.tgt_size) as usize;
                     for i in a..b {
@@ -784,8 +784,8 @@ fn deliver_part(
                     let row = (pr.row0 + r * pop.size + local) as usize;
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
                     let targets = &tab.syn[lo..hi];
-                    let a = lower_bound_near(targets, lo_j, pr.tgt_size);
-                    let b = lower_bound_near(targets, hi_j, pr.tgt_size);
+                    let a = lower_bound_near(targets, lo_j, (pr.tgt_lo, pr.tgt_hi));
+                    let b = lower_bound_near(targets, hi_j, (pr.tgt_lo, pr.tgt_hi));
                     targets[a..b].iter().for_each(|&j| add(j));
                 }
                 proj_mode::ALL_TO_ALL if drawn => (lo_j..hi_j)
@@ -890,8 +890,9 @@ fn synapse_target(
 /// [`lower_bound_near`] over `n` entries whose targets `key(i)` are sorted (several words
 /// per synapse, the target above delay bits).
 #[inline(always)]
-fn lower_bound_by(n: usize, x: u32, range: u32, key: impl Fn(usize) -> u32) -> usize {
-    let mut i = ((n as u64 * u64::from(x)) / u64::from(range.max(1))) as usize;
+fn lower_bound_by(n: usize, x: u32, range: (u32, u32), key: impl Fn(usize) -> u32) -> usize {
+    let (from, width) = (range.0, range.1.saturating_sub(range.0).max(1));
+    let mut i = ((n as u64 * u64::from(x.saturating_sub(from))) / u64::from(width)) as usize;
     i = i.min(n);
     while i < n && key(i) < x {
         i += 1;
@@ -902,13 +903,14 @@ fn lower_bound_by(n: usize, x: u32, range: u32, key: impl Fn(usize) -> u32) -> u
     i
 }
 
-/// The first index of the sorted `targets` (drawn from `0..n`) holding a value >= `x`. A row's
-/// targets are about uniform over `0..n`, so the search starts where `x` would sit and walks
-/// from there: a binary search would touch a cold cache line at every probe of the synapse
-/// array, the walk touches the one or two it then reads anyway.
+/// The first index of the sorted `targets` (drawn from `range.0 .. range.1`: the whole
+/// population, or the part a rank stores) holding a value >= `x`. A row's targets are about
+/// uniform over the range, so the search starts where `x` would sit and walks from there: a
+/// binary search would touch a cold cache line at every probe of the synapse array, the walk
+/// touches the one or two it then reads anyway.
 #[inline(always)]
-fn lower_bound_near(targets: &[u32], x: u32, n: u32) -> usize {
-    lower_bound_by(targets.len(), x, n, |i| targets[i])
+fn lower_bound_near(targets: &[u32], x: u32, range: (u32, u32)) -> usize {
+    lower_bound_by(targets.len(), x, range, |i| targets[i])
 }
 
 /// The targets of segment `sg` of a procedural `pairwise_bernoulli` projection for source
