@@ -102,7 +102,9 @@ fn syn_word(b: u32, j: u32) -> u32 {
 
 fn push_drawn(b: u32, j0: u32, j1: u32, lid: u32, pr: Proj, t: u32, r: u32) {
     let dmask = (1u << pr.dbits) - 1u;
-    let row_base = pr.port_base + r * pr.tgt_size;
+    // Ring words of this device's targets only: target j at row_base + j (tgt_lo
+    // subtracted, wrapping: the sum is in range).
+    let row_base = pr.port_base + r * (pr.tgt_hi - pr.tgt_lo) - pr.tgt_lo;
     for (var j = j0 + lid * pr.words; j < j1; j = j + WG * pr.words) {
         let w0 = syn_word(b, j);
         var q = 1u;
@@ -128,7 +130,7 @@ fn add_drawn(g: u32, pr: Proj, j: u32, key: u32, t: u32, r: u32) {
         d = syn_steps(pr.ddist, syn_draw(pr.ddist, seed, g, key));
     }
     let slot = (t + d) % cfg.ring_len;
-    atomicAdd(&ring[slot * cfg.ring_row + pr.port_base + r * pr.tgt_size + j], q);
+    atomicAdd(&ring[slot * cfg.ring_row + pr.port_base + r * (pr.tgt_hi - pr.tgt_lo) + j - pr.tgt_lo], q);
 }
 
 // One procedural synapse: one spike count, or the values drawn for it.
@@ -210,7 +212,9 @@ fn deliver_spikes(
     for (var k = 0u; k < pop.n_out; k = k + 1u) {
         let pr = proj[pop.out0 + k];
         let slot = (t + pr.delay) % cfg.ring_len;
-        let base = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size;
+        // Ring words of this device's targets only (tgt_lo .. tgt_hi per replica): target j
+        // at base + j (tgt_lo subtracted, wrapping: the sum is in range).
+        let base = slot * cfg.ring_row + pr.port_base + r * (pr.tgt_hi - pr.tgt_lo) - pr.tgt_lo;
         if (pr.mode == MODE_STORED) {
             let row = pr.row0 + r * pop.size + local;
             let lo = rowptr[row];

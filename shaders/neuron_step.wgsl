@@ -165,23 +165,25 @@ fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
     let local = pop.own_lo + j - rr * own;
     let i = pop.offset + local;
     let g = r * cfg.n_neurons + i;
+    // This neuron's entry in the state arrays (which hold this device's neurons only).
+    let sx = r * pop.own_stride + pop.own_base + local - pop.own_lo;
     let cset = 4u * cfg.parity;
     let seed = vec2<u32>(cfg.seed_lo, cfg.seed_hi);
 
-    var v = v_m[g];
+    var v = v_m[sx];
     // iaf_psc_delta has no synaptic currents: no memory traffic for them.
     var cur = vec2<f32>(0.0);
     if (MODEL != 0u) {
-        cur = i_syn[g];
+        cur = i_syn[sx];
     }
-    var rc = refr[g];
+    var rc = refr[sx];
     var stc: array<f32, 4>;
     var sfa: array<f32, 4>;
     for (var k = 0u; k < NSTC; k = k + 1u) {
-        stc[k] = adapt[k * cfg.n_total + g];
+        stc[k] = adapt[k * cfg.n_total + sx];
     }
     for (var k = 0u; k < NSFA; k = k + 1u) {
-        sfa[k] = adapt[(MAX_KERNELS + k) * cfg.n_total + g];
+        sfa[k] = adapt[(MAX_KERNELS + k) * cfg.n_total + sx];
     }
 
     var slot = cfg.step0 % cfg.ring_len;
@@ -192,7 +194,8 @@ fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
         var in_in = 0.0;
         for (var k = 0u; k < pop.n_ports; k = k + 1u) {
             let port = ports[pop.port0 + k];
-            let idx = slot * cfg.ring_row + port.base + r * pop.size + local;
+            // The ring holds this device's neurons only: own_hi - own_lo per replica.
+            let idx = slot * cfg.ring_row + port.base + r * (pop.own_hi - pop.own_lo) + local - pop.own_lo;
             let n = ring[idx];
             ring[idx] = 0u;
             // The port's sign is uniform across the workgroup; adding 0 changes nothing.
@@ -325,15 +328,15 @@ fn step_neuron(pop: PopInfo, c: NeuronCoef, j: u32) {
         }
     }
 
-    v_m[g] = v;
+    v_m[sx] = v;
     if (MODEL != 0u) {
-        i_syn[g] = cur;
+        i_syn[sx] = cur;
     }
-    refr[g] = rc;
+    refr[sx] = rc;
     for (var k = 0u; k < NSTC; k = k + 1u) {
-        adapt[k * cfg.n_total + g] = stc[k];
+        adapt[k * cfg.n_total + sx] = stc[k];
     }
     for (var k = 0u; k < NSFA; k = k + 1u) {
-        adapt[(MAX_KERNELS + k) * cfg.n_total + g] = sfa[k];
+        adapt[(MAX_KERNELS + k) * cfg.n_total + sx] = sfa[k];
     }
 }

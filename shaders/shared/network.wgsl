@@ -10,7 +10,8 @@ struct NetConfig {
     seed_hi: u32,
     // Neurons per replica.
     n_neurons: u32,
-    // Neurons in all replicas.
+    // Neurons whose state this device holds (all replicas' neurons unless MPI ranks share
+    // them): the stride of the adaptation kernels' state.
     n_total: u32,
     n_pops: u32,
     // First step of the block, steps in it, first step of the chunk (recordings).
@@ -70,4 +71,8 @@ struct PopInfo {
     // all unless MPI ranks share the neurons.
     own_lo: u32,
     own_hi: u32,
+    // The state of neuron `local` of replica r is entry r * own_stride + own_base + local -
+    // own_lo of the state arrays (the global index on one process).
+    own_base: u32,
+    own_stride: u32,
 }

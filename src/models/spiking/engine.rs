@@ -89,6 +89,14 @@ impl EngineSetup {
         v
     }
 
+    /// Neurons this process holds state for (those of [`Self::owned_intervals`]).
+    pub fn held(&self, pops: &[PopInfo]) -> u32 {
+        self.owned_intervals(pops)
+            .iter()
+            .map(|&(a, b)| (b - a) as u32)
+            .sum()
+    }
+
     /// Initial V of neuron `g` (index over all replicas).
     pub fn initial_v(&self, pops: &[super::kernel::PopInfo], g: u32) -> f32 {
         let r = g / self.n_neurons.max(1);
@@ -155,12 +163,18 @@ pub struct CpuEngine {
 }
 
 impl CpuEngine {
-    /// State at rest (V = the populations' initial V).
+    /// State at rest (V = the populations' initial V), held for this process's neurons only
+    /// ([`EngineSetup::owned_intervals`], one after the other).
     pub fn new(setup: EngineSetup, tab: OwnedTables) -> Self {
-        let mut states = vec![NeuronState::default(); setup.n_total as usize];
-        for (g, s) in states.iter_mut().enumerate() {
-            s.v = setup.initial_v(&tab.pops, g as u32);
-        }
+        let states = setup
+            .owned_intervals(&tab.pops)
+            .into_iter()
+            .flat_map(|(a, b)| a..b)
+            .map(|g| NeuronState {
+                v: setup.initial_v(&tab.pops, g as u32),
+                ..NeuronState::default()
+            })
+            .collect();
         Self {
             ring: (0..setup.ring_words).map(|_| AtomicU32::new(0)).collect(),
             act: (0..setup.act_words).map(|_| AtomicU32::new(0)).collect(),
@@ -204,14 +218,12 @@ impl SpikingEngine for CpuEngine {
         let mut segments: Vec<Vec<(usize, &mut [NeuronState])>> =
             (0..threads).map(|_| Vec::new()).collect();
         {
-            // Every interval split into `threads` contiguous pieces, piece t to thread t.
+            // Every interval (held one after the other) split into `threads` contiguous
+            // pieces, piece t to thread t.
             let mut rest: &mut [NeuronState] = &mut self.states;
-            let mut at = 0usize;
             for &(a, b) in &intervals {
-                let (_, tail) = std::mem::take(&mut rest).split_at_mut(a - at);
-                let (mut mine, tail) = tail.split_at_mut(b - a);
+                let (mut mine, tail) = std::mem::take(&mut rest).split_at_mut(b - a);
                 rest = tail;
-                at = b;
                 let per = (b - a).div_ceil(threads).max(1);
                 let mut g = a;
                 for seg in segments.iter_mut() {
@@ -519,7 +531,9 @@ mod gpu {
                     ),
                 ],
             )?;
-            let n = s.n_total as usize;
+            // State for this device's neurons only, in the order the tables' `own_base` and
+            // `own_stride` give (every neuron on one process).
+            let n = s.held(&tab.pops) as usize;
             let cfg = ctx.scoped("allocating the block parameters", || {
                 ctx.device().create_buffer(&wgpu::BufferDescriptor {
                     label: Some("spiking.cfg"),
@@ -530,7 +544,12 @@ mod gpu {
             })?;
             // Whole workgroups per table entry (a population of one sweep combination, all
             // its replicas), so a workgroup's population and parameters are uniform.
-            let v0: Vec<f32> = (0..s.n_total).map(|g| s.initial_v(&tab.pops, g)).collect();
+            let v0: Vec<f32> = s
+                .owned_intervals(&tab.pops)
+                .into_iter()
+                .flat_map(|(a, b)| a..b)
+                .map(|g| s.initial_v(&tab.pops, g as u32))
+                .collect();
             let mut n_groups = 0u32;
             for p in &mut tab.pops {
                 p.wg0 = n_groups;
@@ -664,7 +683,7 @@ mod gpu {
                 rec,
                 trace,
                 spk,
-                n_total: s.n_total,
+                n_total: n as u32,
                 n_groups,
                 split: s.split.1 > 1,
                 big_list,

@@ -29,7 +29,8 @@ pub struct NetConfig {
     pub seed_hi: u32,
     /// Neurons per replica.
     pub n_neurons: u32,
-    /// Neurons in all replicas.
+    /// Neurons whose state this process holds (all replicas' neurons unless MPI ranks share
+    /// them): the stride of the adaptation kernels' state.
     pub n_total: u32,
     /// Populations per replica.
     pub n_pops: u32,
@@ -103,6 +104,13 @@ pub struct PopInfo {
     pub own_lo: u32,
     /// See `own_lo`.
     pub own_hi: u32,
+    /// Where this population's neurons of a replica start among the neurons this process
+    /// holds state for (`offset` on one process).
+    pub own_base: u32,
+    /// Neurons per replica this process holds state for (`n_neurons` on one process): the
+    /// state of neuron `local` of replica `r` is entry `r own_stride + own_base + local -
+    /// own_lo`.
+    pub own_stride: u32,
 }
 
 /// An incoming projection as seen by its target: where its counts are and their weight.
@@ -483,7 +491,11 @@ fn neuron_block<const W: usize>(
         let mut in_ex = [0f32; W];
         let mut in_in = [0f32; W];
         for port in ports {
-            let base = (slot * cfg.ring_row + port.base + b.r * pop.size + local0) as usize;
+            // The ring holds this process's neurons only: `own_hi - own_lo` per replica.
+            let base = (slot * cfg.ring_row
+                + port.base
+                + b.r * (pop.own_hi - pop.own_lo)
+                + (local0 - pop.own_lo)) as usize;
             // Only this neuron's thread touches its ring words during the step: a plain load
             // and store, not a locked swap (several times the cost on x86).
             let mut n = [0u32; W];
@@ -743,11 +755,14 @@ fn deliver_part(
             let at = |i: u32| a + (u64::from(b - a) * u64::from(i) / u64::from(parts)) as u32;
             let (lo_j, hi_j) = (at(part), at(part + 1));
             let slot = (t + pr.delay) % cfg.ring_len;
-            let base = (slot * cfg.ring_row + pr.port_base + r * pr.tgt_size) as usize;
+            // Ring words of this process's targets only (`tgt_lo .. tgt_hi` per replica):
+            // target j at `base + j - tgt_lo`.
+            let base = (slot * cfg.ring_row + pr.port_base + r * (pr.tgt_hi - pr.tgt_lo)) as usize;
+            let t_lo = pr.tgt_lo as usize;
             let drawn = pr.wdist.kind != 0 || pr.ddist.kind != 0;
             // This part's words: nobody else writes them during delivery.
             let add = |j: u32| {
-                let w = &ring[base + j as usize];
+                let w = &ring[base + j as usize - t_lo];
                 w.store(w.load(Relaxed).wrapping_add(1), Relaxed);
             };
             // A procedural synapse with drawn values: drawn from the streams keyed (g, key).
@@ -769,13 +784,14 @@ fn deliver_part(
                     let a = lower_bound_by(n, lo_j, (pr.tgt_lo, pr.tgt_hi), tgt);
                     let b = lower_bound_by(n, hi_j, (pr.tgt_lo, pr.tgt_hi), tgt);
                     let dmask = (1u32 << pr.dbits) - 1;
-                    let row_base = (pr.port_base + r * pr.tgt_size) as usize;
+                    let row_base = (pr.port_base + r * (pr.tgt_hi - pr.tgt_lo)) as usize;
                     for i in a..b {
                         let w0 = syn[i * words];
                         let q = if words > 1 { syn[i * words + 1] } else { 1 };
                         let slot = (t + pr.delay + (w0 & dmask)) % cfg.ring_len;
                         let at =
-                            (slot * cfg.ring_row) as usize + row_base + (w0 >> pr.dbits) as usize;
+                            (slot * cfg.ring_row) as usize + row_base + (w0 >> pr.dbits) as usize
+                                - t_lo;
                         let w = &ring[at];
                         w.store(w.load(Relaxed).wrapping_add(q), Relaxed);
                     }
@@ -883,7 +899,7 @@ fn synapse_target(
         pr.delay
     };
     let slot = (t + d) % cfg.ring_len;
-    let at = slot * cfg.ring_row + pr.port_base + r * pr.tgt_size + j;
+    let at = slot * cfg.ring_row + pr.port_base + r * (pr.tgt_hi - pr.tgt_lo) + j - pr.tgt_lo;
     (q, at as usize)
 }
 

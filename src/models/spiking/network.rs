@@ -597,11 +597,15 @@ impl SpikingNetwork {
         u64::from(self.n_total()) * u64::from(self.block.div_ceil(self.min_refractory_steps() + 1))
     }
 
-    /// Words per ring slot (every projection's counts for every target of every replica).
-    pub fn ring_row(&self) -> u32 {
+    /// Words per ring slot (every projection's counts for every target of every replica that
+    /// rank `split.0` of `split.1` updates; all of them on one process).
+    pub fn ring_row(&self, split: (u32, u32)) -> u32 {
         self.projections
             .iter()
-            .map(|p| self.sizes[p.tgt] * self.replicas)
+            .map(|p| {
+                let (lo, hi) = rank_part(self.sizes[p.tgt], split);
+                (hi - lo) * self.replicas
+            })
             .sum()
     }
 
@@ -685,7 +689,8 @@ impl SpikingNetwork {
         let mut acc = 0u32;
         for p in &self.projections {
             port_base.push(acc);
-            acc += self.sizes[p.tgt] * self.replicas;
+            let (lo, hi) = rank_part(self.sizes[p.tgt], split);
+            acc += (hi - lo) * self.replicas;
         }
         let mut pops = Vec::new();
         let mut ports = Vec::new();
@@ -715,15 +720,29 @@ impl SpikingNetwork {
             }
             out_range.push((out0, proj.len() as u32 - out0));
         }
+        // This process's neurons of each population, and where they start among those it
+        // holds state for (one replica's worth after another).
+        let own: Vec<(u32, u32)> = (0..np).map(|p| rank_part(self.sizes[p], split)).collect();
+        let own_stride: u32 = own.iter().map(|&(lo, hi)| hi - lo).sum();
+        let own_base: Vec<u32> = own
+            .iter()
+            .scan(0u32, |acc, &(lo, hi)| {
+                let at = *acc;
+                *acc += hi - lo;
+                Some(at)
+            })
+            .collect();
         for c in 0..self.combinations() as usize {
             let mut trace_base = 0u32;
             for (p, &offset) in offsets.iter().enumerate().take(np) {
-                let (own_lo, own_hi) = rank_part(self.sizes[p], split);
+                let (own_lo, own_hi) = own[p];
                 let mut info = PopInfo {
                     offset,
                     size: self.sizes[p],
                     own_lo,
                     own_hi,
+                    own_base: own_base[p],
+                    own_stride,
                     port0: ports.len() as u32,
                     pois0: pois.len() as u32,
                     out0: out_range[p].0,

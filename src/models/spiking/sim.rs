@@ -153,7 +153,7 @@ pub fn run(
         n_neurons: net.n_neurons,
         n_pops: np as u32,
         replicas_per_combo: net.replicas_per_combo,
-        ring_words: u64::from(net.ring_len) * u64::from(net.ring_row()),
+        ring_words: u64::from(net.ring_len) * u64::from(net.ring_row(split)),
         act_words: chunk * n_rep_pops,
         spk_cap: net.spike_capacity().min(u64::from(u32::MAX / 2)) as u32,
         rec_cap: (rec_neurons * chunk.div_ceil(refr1)).min(u64::from(u32::MAX / 2)) as u32,
@@ -189,6 +189,8 @@ pub fn run(
     let nk = u64::from(net.nk[0] + net.nk[1]);
     setup.loop_iters_per_neuron =
         2 * nk + u64::from(net.block) * (2 + max_ports + max_pois * (pois_iters + 1) + nk);
+    // Neurons whose state this process holds (the state arrays' length and stride).
+    let held = setup.held(&pops);
     let tab = OwnedTables {
         pops,
         coef: net.coef.clone(),
@@ -210,7 +212,7 @@ pub fn run(
     };
     let connect_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let (out, spike_stats) = drive(net, engine.as_mut(), &setup, chunk, rec, progress)?;
+    let (out, spike_stats) = drive(net, engine.as_mut(), &setup, held, chunk, rec, progress)?;
     // With MPI ranks sharing the replicas, the synapses of every rank's share.
     let synapses = if crate::ranks::dividing() {
         crate::ranks::gather_bytes(&synapses.to_le_bytes())
@@ -278,10 +280,12 @@ pub fn run(
 
 /// Runs every chunk and writes the recordings; returns mean rates (Hz) per population over
 /// all replicas and the whole run.
+#[allow(clippy::too_many_arguments)]
 fn drive(
     net: &SpikingNetwork,
     engine: &mut dyn SpikingEngine,
     setup: &EngineSetup,
+    held: u32,
     chunk: u64,
     rec: &mut dyn Recorder,
     progress: &Progress,
@@ -348,13 +352,13 @@ fn drive(
                     seed_lo: seed[0],
                     seed_hi: seed[1],
                     n_neurons: net.n_neurons,
-                    n_total: net.n_total(),
+                    n_total: held,
                     n_pops: np as u32,
                     step0: (k + s) as u32,
                     n_steps: m as u32,
                     chunk_step0: k as u32,
                     ring_len: net.ring_len,
-                    ring_row: net.ring_row(),
+                    ring_row: net.ring_row(setup.split),
                     parity,
                     n_trace: n_trace as u32,
                     trace_every: every as u32,
