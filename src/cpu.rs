@@ -6,9 +6,26 @@
 
 use std::sync::OnceLock;
 
+thread_local! {
+    /// A count that [`threads`] returns on this thread instead ([`with_threads`]).
+    static LOCAL_THREADS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with [`threads`] returning `n` on the calling thread: work that is itself one
+/// of several parallel parts then does not split again.
+pub fn with_threads<T>(n: usize, f: impl FnOnce() -> T) -> T {
+    let before = LOCAL_THREADS.with(|c| c.replace(Some(n.max(1))));
+    let out = f();
+    LOCAL_THREADS.with(|c| c.set(before));
+    out
+}
+
 /// Worker threads for the CPU path: `NEUROPOP_THREADS` if set to a positive number,
-/// otherwise the available parallelism.
+/// otherwise the available parallelism (or what [`with_threads`] set on this thread).
 pub fn threads() -> usize {
+    if let Some(n) = LOCAL_THREADS.with(|c| c.get()) {
+        return n;
+    }
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| {
         std::env::var("NEUROPOP_THREADS")

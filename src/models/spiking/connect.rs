@@ -19,7 +19,7 @@
 //! differs. The functions of the same names below are their CPU twins, and the host build uses
 //! them too.
 
-use super::kernel::rank_part;
+use super::kernel::part_range;
 use super::synapse::SynDist;
 use crate::cpu::par_chunks_mut;
 use crate::error::{Error, Result};
@@ -733,6 +733,7 @@ pub fn build(
         replicas,
         (0, replicas),
         (0, 1),
+        (0, 1),
         n_neurons,
         seed,
         on_device,
@@ -740,14 +741,17 @@ pub fn build(
 }
 
 /// [`build`] with synapses only in replicas `own.0 .. own.1` (the rows of the others are
-/// empty), and of those only the synapses onto the targets that rank `split.0` of `split.1`
-/// owns ([`super::kernel::rank_part`] of each population): what an MPI rank that simulates
-/// those replicas, or that part of their neurons, needs.
+/// empty), and of those only the synapses onto the targets that worker part `part.0` of
+/// `part.1` of rank `split.0` of `split.1` delivers to ([`super::kernel::part_range`] of
+/// each population): what one delivery thread of an MPI rank that simulates those replicas,
+/// or that part of their neurons, needs.
+#[allow(clippy::too_many_arguments)]
 pub fn build_range(
     specs: &[ConnSpec],
     replicas: u32,
     own: (u32, u32),
     split: (u32, u32),
+    part: (u32, u32),
     n_neurons: u32,
     seed: u64,
     on_device: &[bool],
@@ -808,7 +812,7 @@ pub fn build_range(
         let k = k as u32;
         let ns = c.src.1 as usize;
         // The targets whose synapses this process stores (all unless ranks share neurons).
-        let targets = rank_part(c.tgt.1, split);
+        let targets = part_range(c.tgt.1, split, part);
         let own = |j: u32| targets.0 <= j && j < targets.1;
         let before = conn.syn.len();
         // Rows of replicas this process does not simulate: empty.
@@ -908,6 +912,7 @@ pub fn build_range(
 
 #[cfg(test)]
 mod tests {
+    use super::super::kernel::rank_part;
     use super::*;
 
     fn spec(rule: Rule) -> ConnSpec {
@@ -1041,10 +1046,12 @@ mod tests {
             let at = (c.row0[k] as usize) + row;
             c.syn[c.rowptr[at] as usize..c.rowptr[at + 1] as usize].to_vec()
         };
-        let whole = build_range(&specs, 2, (0, 2), (0, 1), 87, 5, &[]).expect("build");
+        let whole = build_range(&specs, 2, (0, 2), (0, 1), (0, 1), 87, 5, &[]).expect("build");
         for ranks in [2u32, 3] {
             let parts: Vec<Connectivity> = (0..ranks)
-                .map(|k| build_range(&specs, 2, (0, 2), (k, ranks), 87, 5, &[]).expect("build"))
+                .map(|k| {
+                    build_range(&specs, 2, (0, 2), (k, ranks), (0, 1), 87, 5, &[]).expect("build")
+                })
                 .collect();
             assert_eq!(
                 parts.iter().map(|c| c.synapses()).sum::<u64>(),

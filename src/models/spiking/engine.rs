@@ -144,8 +144,9 @@ pub struct OwnedTables {
     pub pois: Vec<Pois>,
     /// Projections.
     pub proj: Vec<Proj>,
-    /// Connectivity.
-    pub conn: Connectivity,
+    /// Connectivity: on the CPU path one per worker part (the synapses onto that part's
+    /// targets, [`super::kernel::part_range`]); on the GPU one.
+    pub conn: Vec<Connectivity>,
 }
 
 /// What one thread of the CPU path recorded in a chunk: (step, neuron) spikes, (index, V).
@@ -165,7 +166,10 @@ pub struct CpuEngine {
 impl CpuEngine {
     /// State at rest (V = the populations' initial V), held for this process's neurons only
     /// ([`EngineSetup::owned_intervals`], one after the other).
-    pub fn new(setup: EngineSetup, tab: OwnedTables) -> Self {
+    pub fn new(setup: EngineSetup, mut tab: OwnedTables) -> Self {
+        if tab.conn.is_empty() {
+            tab.conn.push(Connectivity::default());
+        }
         let states = setup
             .owned_intervals(&tab.pops)
             .into_iter()
@@ -191,16 +195,22 @@ impl SpikingEngine for CpuEngine {
     fn run_chunk(&mut self, cfgs: &[NetConfig], stim: &[f32]) -> Result<()> {
         self.act.iter().for_each(|a| a.store(0, Relaxed));
         self.rec.clear();
-        let tab = NetTables {
-            pops: &self.tab.pops,
-            coef: &self.tab.coef,
-            ports: &self.tab.ports,
-            pois: &self.tab.pois,
-            stim,
-            proj: &self.tab.proj,
-            rowptr: &self.tab.conn.rowptr,
-            syn: &self.tab.conn.syn,
-        };
+        // One table set per worker part: the same tables, the part's own synapses.
+        let tabs: Vec<NetTables> = self
+            .tab
+            .conn
+            .iter()
+            .map(|c| NetTables {
+                pops: &self.tab.pops,
+                coef: &self.tab.coef,
+                ports: &self.tab.ports,
+                pois: &self.tab.pois,
+                stim,
+                proj: &self.tab.proj,
+                rowptr: &c.rowptr,
+                syn: &c.syn,
+            })
+            .collect();
         let (model, nk) = (
             self.setup.model,
             [self.setup.nk[0] as usize, self.setup.nk[1] as usize],
@@ -213,8 +223,8 @@ impl SpikingEngine for CpuEngine {
         // the two (on the calling thread, which runs part 0: MPI is called from one thread).
         let split = self.setup.split;
         let intervals = self.setup.owned_intervals(&self.tab.pops);
-        let n: usize = intervals.iter().map(|&(a, b)| b - a).sum();
-        let threads = crate::cpu::threads().clamp(1, n.div_ceil(64).max(1));
+        // As many threads as connectivity parts (each delivers to its part's targets).
+        let threads = tabs.len().max(1);
         let mut segments: Vec<Vec<(usize, &mut [NeuronState])>> =
             (0..threads).map(|_| Vec::new()).collect();
         {
@@ -246,13 +256,14 @@ impl SpikingEngine for CpuEngine {
         let barrier = SpinBarrier::new(parts);
         let (ring, act) = (&self.ring, &self.act);
         let work = |part: usize, mut segs: Vec<(usize, &mut [NeuronState])>| {
+            let tab = &tabs[part];
             let (mut rec, mut trace) = (Vec::new(), Vec::new());
             for cfg in cfgs {
                 {
                     let mut o = outs[part].write().unwrap_or_else(|e| e.into_inner());
                     o.spikes.clear();
                     for (g0, states) in segs.iter_mut() {
-                        neuron_step(cfg, &tab, model, nk, *g0, states, ring, act, &mut o);
+                        neuron_step(cfg, tab, model, nk, *g0, states, ring, act, &mut o);
                     }
                     rec.append(&mut o.rec);
                     trace.append(&mut o.trace);
@@ -272,11 +283,11 @@ impl SpikingEngine for CpuEngine {
                     }
                     barrier.wait();
                     let g = gathered.read().unwrap_or_else(|e| e.into_inner());
-                    deliver_spikes(cfg, &tab, &g, ring, part as u32, parts as u32);
+                    deliver_spikes(cfg, tab, &g, ring, part as u32, parts as u32);
                 } else {
                     for o in &outs {
                         let o = o.read().unwrap_or_else(|e| e.into_inner());
-                        deliver_spikes(cfg, &tab, &o.spikes, ring, part as u32, parts as u32);
+                        deliver_spikes(cfg, tab, &o.spikes, ring, part as u32, parts as u32);
                     }
                 }
                 barrier.wait();
@@ -476,6 +487,11 @@ mod gpu {
     impl GpuEngine {
         /// Uploads the tables and connectivity, allocates state and recording buffers.
         pub fn new(ctx: Arc<GpuContext>, s: &EngineSetup, mut tab: OwnedTables) -> Result<Self> {
+            // One connectivity on the device (all of this process's targets).
+            let mut conn = std::mem::take(&mut tab.conn)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             let wg = ctx.workgroup_for(&NEURON_DESC);
             // Neurons per invocation: each invocation has a fixed cost on CPU adapters.
             let npt = if ctx.info().device_type == "Cpu" {
@@ -503,10 +519,10 @@ mod gpu {
             )?;
             // Synapses split over up to four bindings of at most the binding limit each.
             // Host-built synapses first, then those the device builds.
-            let total_syn = tab.conn.words() as usize;
+            let total_syn = conn.words() as usize;
             check_synapses(&ctx, total_syn as f64)?;
             let syn_cap = syn_cap(&ctx) as usize;
-            let syn = &tab.conn.syn;
+            let syn = &conn.syn;
             let nsyn = total_syn.div_ceil(syn_cap).max(1);
             let dwg = ctx.workgroup_for(&DELIVER_DESC);
             let deliver = ctx.pipeline_with(
@@ -634,10 +650,10 @@ mod gpu {
                 syn_bufs.push(buf);
             }
             // Row starts, completed on the device for the projections it builds.
-            let mut rowptr_host = std::mem::take(&mut tab.conn.rowptr);
+            let mut rowptr_host = std::mem::take(&mut conn.rowptr);
             build_on_device(
                 &ctx,
-                &tab.conn.device,
+                &conn.device,
                 syn_cap as u32,
                 &mut rowptr_host,
                 &syn_bufs,

@@ -669,6 +669,20 @@ fn neuron_block<const W: usize>(
     }
 }
 
+/// Part `part.0` of `part.1` of the targets `[lo, hi)`: what one worker thread delivers to.
+pub fn sub_part(lo: u32, hi: u32, part: (u32, u32)) -> (u32, u32) {
+    let n = u64::from(hi.saturating_sub(lo));
+    let at = |i: u32| lo + (n * u64::from(i) / u64::from(part.1.max(1))) as u32;
+    (at(part.0), at(part.0 + 1))
+}
+
+/// The targets of a population of `size` that worker part `part` of rank `split` delivers
+/// to (and whose synapses that part stores): [`sub_part`] of [`rank_part`].
+pub fn part_range(size: u32, split: (u32, u32), part: (u32, u32)) -> (u32, u32) {
+    let (lo, hi) = rank_part(size, split);
+    sub_part(lo, hi, part)
+}
+
 /// Neurons `[a, b)` of a population of `size` that rank `split.0` of `split.1` owns.
 pub fn rank_part(size: u32, split: (u32, u32)) -> (u32, u32) {
     let k = u64::from(split.1.max(1));
@@ -750,10 +764,8 @@ fn deliver_part(
         let local = i - pop.offset;
         for pr in &tab.proj[pop.out0 as usize..(pop.out0 + pop.n_out) as usize] {
             // Part `part` of `parts` of this process's targets (all of them unless MPI ranks
-            // share the neurons).
-            let (a, b) = (pr.tgt_lo, pr.tgt_hi.max(pr.tgt_lo));
-            let at = |i: u32| a + (u64::from(b - a) * u64::from(i) / u64::from(parts)) as u32;
-            let (lo_j, hi_j) = (at(part), at(part + 1));
+            // share the neurons); the stored rows hold the synapses onto these only.
+            let (lo_j, hi_j) = sub_part(pr.tgt_lo, pr.tgt_hi, (part, parts));
             let slot = (t + pr.delay) % cfg.ring_len;
             // Ring words of this process's targets only (`tgt_lo .. tgt_hi` per replica):
             // target j at `base + j - tgt_lo`.
@@ -781,8 +793,8 @@ fn deliver_part(
                     let words = pr.words as usize;
                     let n = syn.len() / words;
                     let tgt = |i: usize| syn[i * words] >> pr.dbits;
-                    let a = lower_bound_by(n, lo_j, (pr.tgt_lo, pr.tgt_hi), tgt);
-                    let b = lower_bound_by(n, hi_j, (pr.tgt_lo, pr.tgt_hi), tgt);
+                    let a = lower_bound_by(n, lo_j, (lo_j, hi_j), tgt);
+                    let b = lower_bound_by(n, hi_j, (lo_j, hi_j), tgt);
                     let dmask = (1u32 << pr.dbits) - 1;
                     let row_base = (pr.port_base + r * (pr.tgt_hi - pr.tgt_lo)) as usize;
                     for i in a..b {
@@ -800,8 +812,8 @@ fn deliver_part(
                     let row = (pr.row0 + r * pop.size + local) as usize;
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
                     let targets = &tab.syn[lo..hi];
-                    let a = lower_bound_near(targets, lo_j, (pr.tgt_lo, pr.tgt_hi));
-                    let b = lower_bound_near(targets, hi_j, (pr.tgt_lo, pr.tgt_hi));
+                    let a = lower_bound_near(targets, lo_j, (lo_j, hi_j));
+                    let b = lower_bound_near(targets, hi_j, (lo_j, hi_j));
                     targets[a..b].iter().for_each(|&j| add(j));
                 }
                 proj_mode::ALL_TO_ALL if drawn => (lo_j..hi_j)

@@ -648,17 +648,19 @@ impl SpikingNetwork {
     /// With `device`, the projections the device can build are left to it
     /// ([`connect::device_buildable`]).
     pub fn connect(&self, device: bool) -> Result<Connectivity> {
-        self.connect_replicas(device, (0, self.replicas), (0, 1))
+        self.connect_replicas(device, (0, self.replicas), (0, 1), (0, 1))
     }
 
     /// [`SpikingNetwork::connect`] with synapses only in replicas `own.0 .. own.1` (an MPI
     /// rank's share; the other replicas' rows are empty), and only those onto the targets
-    /// that rank `split.0` of `split.1` updates when ranks share the neurons.
+    /// that worker part `part.0` of `part.1` of rank `split.0` of `split.1` delivers to
+    /// ([`super::kernel::part_range`]).
     pub fn connect_replicas(
         &self,
         device: bool,
         own: (u32, u32),
         split: (u32, u32),
+        part: (u32, u32),
     ) -> Result<Connectivity> {
         let specs: Vec<ConnSpec> = self.projections.iter().map(|p| p.conn).collect();
         let on_device: Vec<bool> = specs
@@ -670,6 +672,7 @@ impl SpikingNetwork {
             self.replicas,
             own,
             split,
+            part,
             self.n_neurons,
             self.seed,
             &on_device,

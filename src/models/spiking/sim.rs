@@ -131,9 +131,57 @@ pub fn run(
         #[cfg(feature = "gpu")]
         Backend::Gpu(ctx) => !by_neurons && super::engine::connect_on_device(ctx),
     };
-    let conn = net.connect_replicas(on_device, own, split)?;
-    let synapses = conn.synapses();
-    let (pops, ports, pois, proj) = net.tables(&conn, split);
+    // On the CPU path each worker thread delivers to its own part of the targets and stores
+    // only the synapses onto them: one connectivity per part, built in parallel (each part
+    // on one thread). The GPU holds one.
+    let n_own: u64 = if by_neurons {
+        (0..net.pops())
+            .map(|p| {
+                let (lo, hi) = super::kernel::rank_part(net.sizes[p], split);
+                u64::from(hi - lo)
+            })
+            .sum::<u64>()
+            * u64::from(net.replicas)
+    } else {
+        u64::from(own.1 - own.0) * u64::from(net.n_neurons)
+    };
+    let parts = match backend {
+        Backend::Cpu => crate::cpu::threads().clamp(1, n_own.div_ceil(64).max(1) as usize),
+        #[cfg(feature = "gpu")]
+        Backend::Gpu(_) => 1,
+    };
+    let conns: Vec<super::connect::Connectivity> = if parts > 1 {
+        let built: Vec<Result<super::connect::Connectivity>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..parts as u32)
+                .map(|t| {
+                    s.spawn(move || {
+                        crate::cpu::with_threads(1, || {
+                            net.connect_replicas(false, own, split, (t, parts as u32))
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(crate::Error::InvalidArgument(
+                            "building the connectivity failed (a worker thread panicked)".into(),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        built.into_iter().collect::<Result<_>>()?
+    } else {
+        vec![net.connect_replicas(on_device, own, split, (0, 1))?]
+    };
+    let synapses: u64 = conns.iter().map(|c| c.synapses()).sum();
+    // Every part has the same rows (its own synapses in them): one table serves all.
+    let (pops, ports, pois, proj) = match conns.first() {
+        Some(c) => net.tables(c, split),
+        None => net.tables(&super::connect::Connectivity::default(), split),
+    };
     let chunk = chunk_steps(net);
     let np = net.pops() as u64;
     let n_rep_pops = u64::from(net.replicas) * np;
@@ -197,7 +245,7 @@ pub fn run(
         ports,
         pois,
         proj,
-        conn,
+        conn: conns,
     };
     let engine: Result<Box<dyn SpikingEngine>> = match backend {
         Backend::Cpu => Ok(Box::new(CpuEngine::new(setup.clone(), tab))),
