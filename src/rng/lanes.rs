@@ -31,18 +31,13 @@ pub fn poisson_inversion<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> [f
     let mut p = [p0; W];
     let mut k = [0f32; W];
     let mut active = [true; W];
+    // One pass over the lanes per step of the search: a lane stops (as the scalar loop
+    // breaks) before or after its update; the loop ends once a pass leaves none going.
     loop {
         let mut any = false;
         for l in 0..W {
-            let stop = (u[l] < p[l]) | (k[l] >= 1000.0);
-            active[l] &= !stop;
-            any |= active[l];
-        }
-        if !any {
-            return k;
-        }
-        for l in 0..W {
-            let (ul, pl, kl, a) = (u[l], p[l], k[l], active[l]);
+            let (ul, pl, kl) = (u[l], p[l], k[l]);
+            let a = active[l] & !((ul < pl) | (kl >= 1000.0));
             let u1 = ul - pl;
             let k1 = kl + 1.0;
             let p1 = pl * lam / k1;
@@ -50,6 +45,10 @@ pub fn poisson_inversion<const W: usize>(u0: &[f32; W], lam: f32, p0: f32) -> [f
             k[l] = if a { k1 } else { kl };
             p[l] = if a { p1 } else { pl };
             active[l] = a & !(p1 < u1 * INV_2_24);
+            any |= active[l];
+        }
+        if !any {
+            return k;
         }
     }
 }

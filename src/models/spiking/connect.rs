@@ -403,6 +403,9 @@ pub struct Connectivity {
     /// drawn weights, a second word with the weight in quanta. Rows of two-word synapses
     /// start at even positions.
     pub syn: Vec<u32>,
+    /// With `Some(n)`, `syn` holds `n` 16-bit targets, two per word ([`Connectivity::narrow`],
+    /// read through [`Connectivity::syn16`]).
+    pub narrowed: Option<usize>,
     /// Synapses built on the host.
     pub count: u64,
     /// Projections left to build on the device: their `rowptr` entries are reserved (zero)
@@ -425,6 +428,39 @@ impl Connectivity {
     /// Synapses built on the host and on the device.
     pub fn synapses(&self) -> u64 {
         self.count + self.device.iter().map(|d| d.cfg.synapses()).sum::<u64>()
+    }
+
+    /// Stores the synapses in 16 bits (`syn16`) when every stored synapse is one word (its
+    /// target: no drawn weight or delay) below 2^16 and nothing is left to a device, for the
+    /// CPU path, which then streams half the bytes per synaptic event.
+    /// Packed in place (entry i moves to the 16 bits at byte 2i, which only ever overwrites
+    /// entries already moved), so no second array is allocated.
+    pub fn narrow(&mut self, specs: &[ConnSpec]) {
+        let one_word = specs
+            .iter()
+            .all(|c| c.procedural || (c.words == 1 && c.dbits == 0 && c.tgt.1 <= 1 << 16));
+        if !one_word || !self.device.is_empty() || self.narrowed.is_some() {
+            return;
+        }
+        let n = self.syn.len();
+        {
+            let halves: &mut [u16] = bytemuck::cast_slice_mut(&mut self.syn[..]);
+            let low = usize::from(cfg!(target_endian = "big"));
+            for i in 0..n {
+                halves[i] = halves[2 * i + low];
+            }
+        }
+        self.syn.truncate(n.div_ceil(2));
+        self.syn.shrink_to_fit();
+        self.narrowed = Some(n);
+    }
+
+    /// The 16-bit targets of a narrowed connectivity (empty otherwise).
+    pub fn syn16(&self) -> &[u16] {
+        match self.narrowed {
+            Some(n) => &bytemuck::cast_slice::<u32, u16>(&self.syn)[..n],
+            None => &[],
+        }
     }
 
     /// Words of the synapse array: those built on the host (with padding) and on the device.
@@ -1071,5 +1107,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn narrowed_rows_hold_the_same_targets_in_half_the_words() {
+        let mut c = spec(Rule::FixedIndegree);
+        c.tgt = (0, 50);
+        let mut conn = build(&[c], 3, 50, 9, &[]).expect("build");
+        let wide = conn.syn.clone();
+        conn.narrow(&[c]);
+        assert_eq!(conn.narrowed, Some(wide.len()));
+        assert_eq!(conn.syn.len(), wide.len().div_ceil(2));
+        let narrow: Vec<u32> = conn.syn16().iter().map(|&j| u32::from(j)).collect();
+        assert_eq!(narrow, wide);
+        // Drawn values (two words) stay as they are.
+        let mut d = c;
+        d.words = 2;
+        d.wdist.kind = 1;
+        let mut two = build(&[d], 1, 50, 9, &[]).expect("build");
+        two.narrow(&[d]);
+        assert_eq!(two.narrowed, None);
+        assert!(two.syn16().is_empty());
     }
 }

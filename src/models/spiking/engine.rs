@@ -209,6 +209,7 @@ impl SpikingEngine for CpuEngine {
                 proj: &self.tab.proj,
                 rowptr: &c.rowptr,
                 syn: &c.syn,
+                syn16: c.syn16(),
             })
             .collect();
         let (model, nk) = (

@@ -318,6 +318,8 @@ pub struct NetTables<'a> {
     pub rowptr: &'a [u32],
     /// Targets (local index in the target population), all projections.
     pub syn: &'a [u32],
+    /// The targets in 16 bits when the connectivity was narrowed (then `syn` is not read).
+    pub syn16: &'a [u16],
 }
 
 /// What one call of the CPU `neuron_step` produced besides state.
@@ -691,11 +693,11 @@ pub fn rank_part(size: u32, split: (u32, u32)) -> (u32, u32) {
 }
 
 /// CPU twin of `deliver_spikes` for a list of (neuron, step) spikes, restricted to part `part`
-/// of `parts` of every target population (targets `j` with
-/// `tgt_size part / parts <= j < tgt_size (part + 1) / parts`): threads that each take one part
-/// write disjoint ring words, so they increment with plain loads and stores and together add
-/// the same counts. Stored rows are sorted by target (the host build fills them in target
-/// order), so a part of a row is found by a short search. Procedural rows regenerate only the
+/// of `parts` of every target population's targets this process updates ([`sub_part`] of
+/// `tgt_lo .. tgt_hi`): threads that each take one part write disjoint ring words, so they
+/// increment with plain loads and stores and together add the same counts. `tab`'s stored
+/// rows must hold the synapses onto the part's targets only (the part's own connectivity,
+/// [`part_range`]), so a thread reads only what it adds. Procedural rows regenerate only the
 /// segments of targets (each its own random stream) that reach into the part.
 pub fn deliver_spikes(
     cfg: &NetConfig,
@@ -791,13 +793,9 @@ fn deliver_part(
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
                     let syn = &tab.syn[lo..hi];
                     let words = pr.words as usize;
-                    let n = syn.len() / words;
-                    let tgt = |i: usize| syn[i * words] >> pr.dbits;
-                    let a = lower_bound_by(n, lo_j, (lo_j, hi_j), tgt);
-                    let b = lower_bound_by(n, hi_j, (lo_j, hi_j), tgt);
                     let dmask = (1u32 << pr.dbits) - 1;
                     let row_base = (pr.port_base + r * (pr.tgt_hi - pr.tgt_lo)) as usize;
-                    for i in a..b {
+                    for i in 0..syn.len() / words {
                         let w0 = syn[i * words];
                         let q = if words > 1 { syn[i * words + 1] } else { 1 };
                         let slot = (t + pr.delay + (w0 & dmask)) % cfg.ring_len;
@@ -811,10 +809,11 @@ fn deliver_part(
                 proj_mode::STORED => {
                     let row = (pr.row0 + r * pop.size + local) as usize;
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
-                    let targets = &tab.syn[lo..hi];
-                    let a = lower_bound_near(targets, lo_j, (lo_j, hi_j));
-                    let b = lower_bound_near(targets, hi_j, (lo_j, hi_j));
-                    targets[a..b].iter().for_each(|&j| add(j));
+                    if tab.syn16.is_empty() {
+                        tab.syn[lo..hi].iter().for_each(|&j| add(j));
+                    } else {
+                        tab.syn16[lo..hi].iter().for_each(|&j| add(u32::from(j)));
+                    }
                 }
                 proj_mode::ALL_TO_ALL if drawn => (lo_j..hi_j)
                     .filter(|&j| !(pr.forbid_self == 1 && j == local))
@@ -913,32 +912,6 @@ fn synapse_target(
     let slot = (t + d) % cfg.ring_len;
     let at = slot * cfg.ring_row + pr.port_base + r * (pr.tgt_hi - pr.tgt_lo) + j - pr.tgt_lo;
     (q, at as usize)
-}
-
-/// [`lower_bound_near`] over `n` entries whose targets `key(i)` are sorted (several words
-/// per synapse, the target above delay bits).
-#[inline(always)]
-fn lower_bound_by(n: usize, x: u32, range: (u32, u32), key: impl Fn(usize) -> u32) -> usize {
-    let (from, width) = (range.0, range.1.saturating_sub(range.0).max(1));
-    let mut i = ((n as u64 * u64::from(x.saturating_sub(from))) / u64::from(width)) as usize;
-    i = i.min(n);
-    while i < n && key(i) < x {
-        i += 1;
-    }
-    while i > 0 && key(i - 1) >= x {
-        i -= 1;
-    }
-    i
-}
-
-/// The first index of the sorted `targets` (drawn from `range.0 .. range.1`: the whole
-/// population, or the part a rank stores) holding a value >= `x`. A row's targets are about
-/// uniform over the range, so the search starts where `x` would sit and walks from there: a
-/// binary search would touch a cold cache line at every probe of the synapse array, the walk
-/// touches the one or two it then reads anyway.
-#[inline(always)]
-fn lower_bound_near(targets: &[u32], x: u32, range: (u32, u32)) -> usize {
-    lower_bound_by(targets.len(), x, range, |i| targets[i])
 }
 
 /// The targets of segment `sg` of a procedural `pairwise_bernoulli` projection for source

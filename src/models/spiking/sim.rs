@@ -150,6 +150,15 @@ pub fn run(
         #[cfg(feature = "gpu")]
         Backend::Gpu(_) => 1,
     };
+    // The CPU path reads 16-bit targets where they fit (`Connectivity::narrow`).
+    let specs: Vec<super::connect::ConnSpec> = net.projections.iter().map(|p| p.conn).collect();
+    let cpu = matches!(backend, Backend::Cpu);
+    let narrow = |mut c: super::connect::Connectivity| {
+        if cpu {
+            c.narrow(&specs);
+        }
+        c
+    };
     let conns: Vec<super::connect::Connectivity> = if parts > 1 {
         let built: Vec<Result<super::connect::Connectivity>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..parts as u32)
@@ -157,6 +166,7 @@ pub fn run(
                     s.spawn(move || {
                         crate::cpu::with_threads(1, || {
                             net.connect_replicas(false, own, split, (t, parts as u32))
+                                .map(narrow)
                         })
                     })
                 })
@@ -174,7 +184,12 @@ pub fn run(
         });
         built.into_iter().collect::<Result<_>>()?
     } else {
-        vec![net.connect_replicas(on_device, own, split, (0, 1))?]
+        vec![narrow(net.connect_replicas(
+            on_device,
+            own,
+            split,
+            (0, 1),
+        )?)]
     };
     let synapses: u64 = conns.iter().map(|c| c.synapses()).sum();
     // Every part has the same rows (its own synapses in them): one table serves all.
