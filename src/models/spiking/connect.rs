@@ -607,6 +607,29 @@ fn build_drawn(
             let degrees = total_number_degrees(c, seed, k, r);
             let key = crate::rng::seed_key(seed);
             let forbid_self = c.same_population() && !c.autapses;
+            if crate::cpu::threads() == 1 {
+                // One thread (one worker part of several): row after row, each drawn once,
+                // its synapses onto the targets built here sorted and appended.
+                let mut row: Vec<(u32, u32, [u32; 2])> = Vec::new();
+                let mut total = 0u64;
+                for (s, &deg) in degrees.iter().enumerate() {
+                    conn.rowptr.push(conn.syn.len() as u32);
+                    let g = r * n_neurons + c.src.0 + s as u32;
+                    row.clear();
+                    total_number_row(key, g, k, deg, c.tgt.1, forbid_self, s as u32, |d, j| {
+                        if own(j) {
+                            row.push((j, d, synapse_words(c, seed, g, d, j)));
+                        }
+                    });
+                    // By target, then draw: one order whoever builds the row.
+                    row.sort_unstable_by_key(|e| (e.0, e.1));
+                    for (_, _, w) in &row {
+                        conn.syn.extend_from_slice(&w[..words]);
+                    }
+                    total += row.len() as u64;
+                }
+                return total;
+            }
             // Synapses per row onto the targets built here (all, unless MPI ranks share the
             // neurons: then a first pass draws the rows' targets to count this rank's).
             let kept: Vec<u32> = if targets == (0, c.tgt.1) {
@@ -648,7 +671,7 @@ fn build_drawn(
                     rest = tail;
                     let degrees = &degrees;
                     sc.spawn(move || {
-                        let mut row: Vec<(u32, [u32; 2])> = Vec::new();
+                        let mut row: Vec<(u32, u32, [u32; 2])> = Vec::new();
                         let mut at = 0usize;
                         for (s, &deg) in degrees.iter().enumerate().take(s1).skip(s0) {
                             let g = r * n_neurons + c.src.0 + s as u32;
@@ -663,12 +686,13 @@ fn build_drawn(
                                 s as u32,
                                 |d, j| {
                                     if own(j) {
-                                        row.push((j, synapse_words(c, seed, g, d, j)));
+                                        row.push((j, d, synapse_words(c, seed, g, d, j)));
                                     }
                                 },
                             );
-                            row.sort_unstable_by_key(|e| e.0);
-                            for (_, w) in &row {
+                            // By target, then draw: one order whoever builds the row.
+                            row.sort_unstable_by_key(|e| (e.0, e.1));
+                            for (_, _, w) in &row {
                                 mine[at..at + words].copy_from_slice(&w[..words]);
                                 at += words;
                             }
@@ -1094,6 +1118,14 @@ mod tests {
                 whole.synapses(),
                 "{ranks} ranks"
             );
+            // Built on one thread (as a worker part is): the same rows.
+            for (k, p) in parts.iter().enumerate() {
+                let one = crate::cpu::with_threads(1, || {
+                    build_range(&specs, 2, (0, 2), (k as u32, ranks), (0, 1), 87, 5, &[])
+                })
+                .expect("build");
+                assert_eq!((&one.rowptr, &one.syn), (&p.rowptr, &p.syn), "rank {k}");
+            }
             for (k, c) in specs.iter().enumerate() {
                 let words = c.words as usize;
                 for r in 0..2 * c.src.1 as usize {
