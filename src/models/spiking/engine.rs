@@ -34,7 +34,7 @@ pub struct EngineSetup {
     pub own: (u32, u32),
     /// (rank, ranks): MPI ranks sharing the neurons of every population of the replicas in
     /// `own`, rank k updating neurons `size k / ranks .. size (k + 1) / ranks` of each
-    /// population and exchanging spikes once per block ((0, 1): not shared; CPU path only).
+    /// population and exchanging spikes once per block ((0, 1): not shared).
     pub split: (u32, u32),
     /// Neurons per replica.
     pub n_neurons: u32,
@@ -745,12 +745,11 @@ mod gpu {
                 // This block's counter set: [x, y, z, count] (BIG_LIST) or [count, 1, 1, -].
                 let cset = 4 * u64::from(c.parity);
                 let counters: Vec<u32> = self.ctx.read(&self.ctl, cset, 4)?;
-                let n = if self.big_list {
-                    counters[3]
-                } else {
-                    counters[0]
-                }
-                .min(self.spk_cap) as usize;
+                let n = counters
+                    .get(if self.big_list { 3 } else { 0 })
+                    .copied()
+                    .unwrap_or(0)
+                    .min(self.spk_cap) as usize;
                 let mine: Vec<u32> = self.ctx.read(&self.spk, 0, 2 * n)?;
                 let all = crate::ranks::all_gather_words(&mine);
                 let m = (all.len() / 2).min(self.spk_cap as usize);

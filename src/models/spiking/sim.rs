@@ -173,13 +173,8 @@ pub fn run(
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(crate::Error::InvalidArgument(
-                            "building the connectivity failed (a worker thread panicked)".into(),
-                        ))
-                    })
-                })
+                // A worker's panic is this thread's (a bug, not an input error).
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
         built.into_iter().collect::<Result<_>>()?
