@@ -299,7 +299,8 @@ impl SpikingEngine for CpuEngine {
         };
         std::thread::scope(|s| {
             let mut segments = segments.into_iter().enumerate();
-            let first = segments.next();
+            // With ranks sharing the neurons part 0 runs here, the thread that calls MPI.
+            let first = if split.1 > 1 { segments.next() } else { None };
             for (part, segs) in segments {
                 let work = &work;
                 s.spawn(move || work(part, segs));

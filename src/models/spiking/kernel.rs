@@ -733,19 +733,31 @@ impl crate::simd::Lanes for Deliver<'_, '_> {
 
     #[inline(always)]
     fn run<const W: usize>(self) {
-        deliver_part(
-            self.cfg,
-            self.tab,
-            self.spikes,
-            self.ring,
-            self.part,
-            self.parts,
-        );
+        // As the shader's DRAWN override: without drawn values the per-synapse draws are not
+        // compiled into the loop at all.
+        let drawn = self
+            .tab
+            .proj
+            .iter()
+            .any(|p| p.wdist.kind != 0 || p.ddist.kind != 0 || p.words > 1 || p.dbits > 0);
+        let Deliver {
+            cfg,
+            tab,
+            spikes,
+            ring,
+            part,
+            parts,
+        } = self;
+        if drawn {
+            deliver_part::<true>(cfg, tab, spikes, ring, part, parts);
+        } else {
+            deliver_part::<false>(cfg, tab, spikes, ring, part, parts);
+        }
     }
 }
 
 #[inline(always)]
-fn deliver_part(
+fn deliver_part<const DRAWN: bool>(
     cfg: &NetConfig,
     tab: &NetTables<'_>,
     spikes: &[[u32; 2]],
@@ -773,7 +785,7 @@ fn deliver_part(
             // target j at `base + j - tgt_lo`.
             let base = (slot * cfg.ring_row + pr.port_base + r * (pr.tgt_hi - pr.tgt_lo)) as usize;
             let t_lo = pr.tgt_lo as usize;
-            let drawn = pr.wdist.kind != 0 || pr.ddist.kind != 0;
+            let drawn = DRAWN && (pr.wdist.kind != 0 || pr.ddist.kind != 0);
             // This part's words: nobody else writes them during delivery.
             let add = |j: u32| {
                 let w = &ring[base + j as usize - t_lo];
@@ -787,7 +799,7 @@ fn deliver_part(
                 w.store(w.load(Relaxed).wrapping_add(q), Relaxed);
             };
             match pr.mode {
-                proj_mode::STORED if pr.words > 1 || pr.dbits > 0 => {
+                proj_mode::STORED if DRAWN && (pr.words > 1 || pr.dbits > 0) => {
                     // Synapses of `words` words, the target above `dbits` bits of delay.
                     let row = (pr.row0 + r * pop.size + local) as usize;
                     let (lo, hi) = (tab.rowptr[row] as usize, tab.rowptr[row + 1] as usize);
