@@ -299,8 +299,8 @@ impl SpikingEngine for CpuEngine {
         };
         std::thread::scope(|s| {
             let mut segments = segments.into_iter().enumerate();
-            // With ranks sharing the neurons part 0 runs here, the thread that calls MPI.
-            let first = if split.1 > 1 { segments.next() } else { None };
+            // Part 0 runs here (with ranks sharing the neurons, the thread that calls MPI).
+            let first = segments.next();
             for (part, segs) in segments {
                 let work = &work;
                 s.spawn(move || work(part, segs));
