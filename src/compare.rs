@@ -122,7 +122,12 @@ fn run_level(
     let model = Model::build(&s)?;
     let mut rec = MemoryRecorder::new();
     let t = Instant::now();
-    crate::run::run_on_ranks(&model, backend, &mut rec)?;
+    crate::run::run_on_ranks(
+        &model,
+        backend,
+        &mut rec,
+        &crate::progress::Progress::hidden(),
+    )?;
     Ok((rec, t.elapsed().as_secs_f64()))
 }
 

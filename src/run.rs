@@ -100,15 +100,6 @@ impl Model {
         }
     }
 
-    /// Whether MPI ranks divide this model's work on `backend` (replicas and sweep
-    /// combinations; the neurons of `lif`; spiking networks' replicas or neurons);
-    /// otherwise rank 0 runs all of it.
-    pub fn distributed(&self, _backend: &Backend) -> bool {
-        match self {
-            Model::Rate(_) | Model::Meso(_) | Model::Lif(_) | Model::Spiking(_) => true,
-        }
-    }
-
     /// What it computes, for `--backend auto`.
     pub fn workload(&self) -> crate::backend::Workload {
         use crate::backend::Workload;
@@ -380,10 +371,6 @@ pub fn run_spec_shared(
     // With MPI ranks (the CLI's `run` on every rank), rank 0 writes everything; the others
     // send it their results.
     let root = crate::ranks::is_root();
-    let distributed = model.distributed(&backend);
-    // Every rank must be able to take its share, or rank 0 runs it all.
-    let distributed = crate::ranks::all_true(distributed);
-    crate::ranks::set_dividing(distributed);
     let mut dir = crate::ranks::agree(match out {
         Some(d) if root => OutputDir::create(d, spec.record.plots).map(Some),
         _ => Ok(None),
@@ -399,20 +386,21 @@ pub fn run_spec_shared(
         }
         ProgressChoice::Callback(f) => Progress::callback(model.work(), f),
     };
-    let result = match (dir.as_mut(), memory.as_mut()) {
-        // Ranks other than 0 run only models that divide their work among ranks.
-        _ if !root && !distributed => Ok(Report::default()),
-        _ if !root => model.run(
-            &backend,
-            &mut crate::output::NullRecorder::default(),
-            &progress,
-        ),
-        (Some(d), Some(m)) => model.run(&backend, &mut crate::output::Tee::new(d, m), &progress),
-        (Some(d), None) => model.run(&backend, d, &progress),
-        (None, Some(m)) => model.run(&backend, m, &progress),
-        (None, None) => model.run(&backend, &mut TypedRecorder::new(), &progress),
+    // Rank 0's recorder (the other ranks record nothing).
+    let (mut tee, mut scratch);
+    let rec: &mut dyn Recorder = match (dir.as_mut(), memory.as_mut()) {
+        (Some(d), Some(m)) => {
+            tee = crate::output::Tee::new(d, m);
+            &mut tee
+        }
+        (Some(d), None) => d,
+        (None, Some(m)) => m,
+        (None, None) => {
+            scratch = TypedRecorder::new();
+            &mut scratch
+        }
     };
-    let report = crate::ranks::agree(result)?;
+    let report = run_on_ranks(&model, &backend, rec, &progress)?;
     // Each rank's device, on rank 0.
     let ranks = (crate::ranks::size() > 1).then(|| {
         let mine = serde_json::json!({
@@ -420,7 +408,7 @@ pub fn run_spec_shared(
             "backend": backend.name(),
             "adapter": backend.adapter().map(|a| a.name),
             "cpu_threads": crate::cpu::threads(),
-            "runs": if distributed || root { "its share" } else { "nothing (rank 0 runs this model)" },
+            "runs": "its share",
         });
         crate::ranks::gather_bytes(mine.to_string().as_bytes())
             .iter()
@@ -551,20 +539,23 @@ pub struct Validation {
 
 /// Runs `model` on `backend` into `rec` (rank 0's); with MPI ranks sharing the command in
 /// progress ([`crate::ranks::share_run`]), every rank takes its share of the model's work
-/// and the others record nothing, and a failure on any rank fails all. Every rank calls it.
-pub fn run_on_ranks(model: &Model, backend: &Backend, rec: &mut dyn Recorder) -> Result<Report> {
-    let dividing = crate::ranks::all_true(model.distributed(backend));
-    crate::ranks::set_dividing(dividing);
+/// (every model divides its replicas, sweep combinations or neurons) and the others record
+/// nothing, and a failure on any rank fails all. Every rank calls it.
+pub fn run_on_ranks(
+    model: &Model,
+    backend: &Backend,
+    rec: &mut dyn Recorder,
+    progress: &Progress,
+) -> Result<Report> {
+    crate::ranks::set_dividing(true);
     let r = if crate::ranks::is_root() {
-        model.run(backend, rec, &Progress::hidden())
-    } else if dividing {
+        model.run(backend, rec, progress)
+    } else {
         model.run(
             backend,
             &mut crate::output::NullRecorder::default(),
-            &Progress::hidden(),
+            progress,
         )
-    } else {
-        Ok(Report::default())
     };
     let r = crate::ranks::agree(r);
     crate::ranks::set_dividing(false);
@@ -597,11 +588,11 @@ pub fn validate_spec_value(
     let gpu = crate::ranks::agree(Backend::resolve(BackendChoice::Gpu))?;
     let mut g = MemoryRecorder::new();
     let t = Instant::now();
-    run_on_ranks(&model, &gpu, &mut g)?;
+    run_on_ranks(&model, &gpu, &mut g, &Progress::hidden())?;
     let gpu_s = t.elapsed().as_secs_f64();
     let mut c = MemoryRecorder::new();
     let t = Instant::now();
-    run_on_ranks(&model, &Backend::Cpu, &mut c)?;
+    run_on_ranks(&model, &Backend::Cpu, &mut c, &Progress::hidden())?;
     let cpu_s = t.elapsed().as_secs_f64();
     if !crate::ranks::is_root() {
         return Ok(Validation::default());

@@ -297,12 +297,16 @@ fn a_network_too_large_for_the_ranks_devices_says_how_many_would_hold_it() {
     // 4e8 stored synapse words on two ranks of lavapipe, whose synapse bindings hold 2^27
     // words (4 x its 128 MiB binding limit): refused before anything is built, naming how
     // many ranks would hold it (GPUs with larger limits would run it: not tested there).
-    let lavapipe = Command::new(env!("CARGO_BIN_EXE_neuropop"))
+    let devices = Command::new(env!("CARGO_BIN_EXE_neuropop"))
         .args(["devices"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("* 0: llvmpipe"))
-        .unwrap_or(false);
-    if !lavapipe {
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        std::env::var_os("NEUROPOP_REQUIRE_GPU").is_none() || devices.contains("Vulkan"),
+        "NEUROPOP_REQUIRE_GPU is set but there is no GPU adapter: {devices}"
+    );
+    if !devices.contains("* 0: llvmpipe") {
         eprintln!("skipping: the adapter is not lavapipe");
         return;
     }

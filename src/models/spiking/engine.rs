@@ -714,16 +714,33 @@ mod gpu {
     }
 
     impl GpuEngine {
+        /// The `neuron_step` grid: whole workgroups per table entry.
+        fn neuron_grid(&self) -> [u32; 3] {
+            crate::kernels::dispatch_grid(
+                u64::from(self.n_groups) * u64::from(self.neuron.workgroup()),
+                self.neuron.workgroup(),
+                self.ctx.limits().max_compute_workgroups_per_dimension,
+            )
+        }
+
+        /// Block `i`'s `deliver_spikes`, sized by its spike-list counter set.
+        fn dispatch_delivery(&self, pass: &mut wgpu::ComputePass<'_>, i: usize, c: &NetConfig) {
+            let off = [(i as u64 * UNIFORM_STRIDE) as u32];
+            self.deliver.dispatch_indirect_with(
+                pass,
+                &self.deliver_bind,
+                &off,
+                &self.ctl,
+                16 * u64::from(c.parity),
+            );
+        }
+
         /// The blocks of a chunk when MPI ranks share the neurons: each block's
         /// `neuron_step` in its own submit, its spike list read back and all-gathered, every
         /// rank's spikes written back as the list `deliver_spikes` reads (delivered only to
         /// this device's targets, the tables' `tgt_lo .. tgt_hi`).
         fn run_shared_blocks(&mut self, cfgs: &[NetConfig]) -> Result<()> {
-            let grid = crate::kernels::dispatch_grid(
-                u64::from(self.n_groups) * u64::from(self.neuron.workgroup()),
-                self.neuron.workgroup(),
-                self.ctx.limits().max_compute_workgroups_per_dimension,
-            );
+            let grid = self.neuron_grid();
             for (i, c) in cfgs.iter().enumerate() {
                 let off = [(i as u64 * UNIFORM_STRIDE) as u32];
                 let encoder = |label: &str| {
@@ -770,13 +787,7 @@ mod gpu {
                         label: Some("deliver_spikes"),
                         timestamp_writes: None,
                     });
-                    self.deliver.dispatch_indirect_with(
-                        &mut pass,
-                        &self.deliver_bind,
-                        &off,
-                        &self.ctl,
-                        16 * u64::from(c.parity),
-                    );
+                    self.dispatch_delivery(&mut pass, i, c);
                 }
                 self.ctx.queue().submit([enc.finish()]);
             }
@@ -814,22 +825,12 @@ mod gpu {
                     label: Some("spiking chunk"),
                     timestamp_writes: None,
                 });
-                let grid = crate::kernels::dispatch_grid(
-                    u64::from(self.n_groups) * u64::from(self.neuron.workgroup()),
-                    self.neuron.workgroup(),
-                    self.ctx.limits().max_compute_workgroups_per_dimension,
-                );
+                let grid = self.neuron_grid();
                 for (i, c) in cfgs.iter().enumerate() {
                     let off = [(i as u64 * UNIFORM_STRIDE) as u32];
                     self.neuron
                         .dispatch_grid_with(&mut pass, &self.neuron_bind, &off, grid);
-                    self.deliver.dispatch_indirect_with(
-                        &mut pass,
-                        &self.deliver_bind,
-                        &off,
-                        &self.ctl,
-                        16 * u64::from(c.parity),
-                    );
+                    self.dispatch_delivery(&mut pass, i, c);
                 }
             }
             self.ctx.queue().submit([encoder.finish()]);
