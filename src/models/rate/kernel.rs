@@ -228,7 +228,7 @@ pub fn rate_step(cfg: &RateConfig, b: RateBuffers<'_>) {
 pub fn rate_step_at(level: crate::simd::Level, cfg: &RateConfig, b: RateBuffers<'_>) {
     let np = cfg.n_pops as usize;
     let n = cfg.n_replicas as usize;
-    let w = level.min(crate::simd::detected()).lanes();
+    let w = level.min(crate::simd::detected()).lanes() * INTERLEAVE;
     let rec = (cfg.rec_replicas as usize).min(n);
     let traced = rec.div_ceil(w) * w;
     let split = (traced * np).min(n * np);
@@ -274,6 +274,12 @@ pub fn rate_step_at(level: crate::simd::Level, cfg: &RateConfig, b: RateBuffers<
     });
 }
 
+/// Vector registers of replicas a block advances together. One step of one register is a
+/// chain of dependent operations (the sum of inputs, the transfer function's `exp` and
+/// division, the Euler update) whose latency, not the arithmetic, would bound a single
+/// register; independent registers' chains interleave in the out-of-order core.
+const INTERLEAVE: usize = 4;
+
 /// Replicas `t0..` of a batch (as many as `state` holds, at most one register's lanes).
 struct RateBlock<'a> {
     cfg: &'a RateConfig,
@@ -291,7 +297,24 @@ impl crate::simd::Lanes for RateBlock<'_> {
 
     #[inline(always)]
     fn run<const W: usize>(self) {
-        rate_block::<W>(self);
+        // INTERLEAVE registers per block (the caller's block size).
+        match W {
+            16 => by_pops::<{ 16 * INTERLEAVE }>(self),
+            8 => by_pops::<{ 8 * INTERLEAVE }>(self),
+            _ => by_pops::<{ 4 * INTERLEAVE }>(self),
+        }
+    }
+}
+
+/// [`rate_block`] with its per-population arrays sized for the block's populations (1, 2,
+/// 4 or [`MAX_POPS`]), so that one or two populations' state stays in registers.
+#[inline(always)]
+fn by_pops<const W: usize>(b: RateBlock<'_>) {
+    match b.cfg.n_pops {
+        1 => rate_block::<W, 1>(b),
+        2 => rate_block::<W, 2>(b),
+        3 | 4 => rate_block::<W, 4>(b),
+        _ => rate_block::<W, MAX_POPS>(b),
     }
 }
 
@@ -301,9 +324,15 @@ type L<T, const W: usize> = [T; W];
 /// The body of the `rate_step` entry point for the threads `t0 .. t0 + W` (fewer at the end
 /// of a batch), lane `l` being thread `t0 + l`.
 #[inline(always)]
-fn rate_block<const W: usize>(b: RateBlock<'_>) {
+fn rate_block<const W: usize, const P: usize>(b: RateBlock<'_>) {
     let cfg = b.cfg;
-    let np = cfg.n_pops as usize;
+    // P populations at most (the caller checked); with P = 1 the loops over populations
+    // disappear.
+    let np = if P == 1 {
+        1
+    } else {
+        (cfg.n_pops as usize).min(P)
+    };
     let nl = (b.state.len() / np.max(1)).min(W);
     let seed = [cfg.seed_lo, cfg.seed_hi];
     let (noise, stimulus, summ) = (cfg.has_noise == 1, cfg.has_stim == 1, cfg.summary_mask != 0);
@@ -317,14 +346,14 @@ fn rate_block<const W: usize>(b: RateBlock<'_>) {
     let cf = |m: usize, f: fn(&PopCoef) -> f32| -> L<f32, W> {
         std::array::from_fn(|l| f(&b.coef[combo[l] * np + m]))
     };
-    let mut dt_tau = [[0f32; W]; MAX_POPS];
-    let mut ca = [[0f32; W]; MAX_POPS];
-    let mut ctheta = [[0f32; W]; MAX_POPS];
-    let mut coff = [[0f32; W]; MAX_POPS];
-    let mut iext = [[0f32; W]; MAX_POPS];
-    let mut ou_decay = [[0f32; W]; MAX_POPS];
-    let mut ou_amp = [[0f32; W]; MAX_POPS];
-    let mut code = [0u32; MAX_POPS];
+    let mut dt_tau = [[0f32; W]; P];
+    let mut ca = [[0f32; W]; P];
+    let mut ctheta = [[0f32; W]; P];
+    let mut coff = [[0f32; W]; P];
+    let mut iext = [[0f32; W]; P];
+    let mut ou_decay = [[0f32; W]; P];
+    let mut ou_amp = [[0f32; W]; P];
+    let mut code = [0u32; P];
     for m in 0..np {
         dt_tau[m] = cf(m, |c| c.dt_over_tau);
         ca[m] = cf(m, |c| c.a);
@@ -336,7 +365,7 @@ fn rate_block<const W: usize>(b: RateBlock<'_>) {
         // Not sweepable: the same in every combination.
         code[m] = b.coef[combo[0] * np + m].transfer;
     }
-    let mut w = [[[0f32; W]; MAX_POPS]; MAX_POPS];
+    let mut w = [[[0f32; W]; P]; P];
     for m in 0..np {
         for q in 0..np {
             w[m][q] = std::array::from_fn(|l| {
@@ -350,35 +379,33 @@ fn rate_block<const W: usize>(b: RateBlock<'_>) {
         }
     }
 
-    let mut r = [[0f32; W]; MAX_POPS];
-    let mut eta = [[0f32; W]; MAX_POPS];
-    let mut s_sum = [[0f32; W]; MAX_POPS];
-    let mut s_sblock = [[0f32; W]; MAX_POPS];
-    let mut s_block = [[0f32; W]; MAX_POPS];
-    let mut s_above = [[0u32; W]; MAX_POPS];
-    let mut s_cross = [[0u32; W]; MAX_POPS];
-    let mut s_side = [[0u32; W]; MAX_POPS];
-    let mut z = [[[0f32; W]; 4]; MAX_POPS];
+    let mut r = [[0f32; W]; P];
+    let mut eta = [[0f32; W]; P];
+    let mut s_sum = [[0f32; W]; P];
+    let mut s_sblock = [[0f32; W]; P];
+    let mut s_block = [[0f32; W]; P];
+    let mut s_above = [[0u32; W]; P];
+    let mut s_cross = [[0u32; W]; P];
+    let mut s_side = [[0u32; W]; P];
+    let mut z = [[[0f32; W]; 4]; P];
 
     // Writes lane l's (r, eta) of every population at trace row `row` (traced lanes only).
-    let write_trace = |trace: &mut Option<&mut [f32]>,
-                       row: usize,
-                       r: &[[f32; W]; MAX_POPS],
-                       eta: &[[f32; W]; MAX_POPS]| {
-        if let Some(tr) = trace.as_deref_mut() {
-            for l in 0..nl {
-                let t = tl[l];
-                if t >= cfg.rec_replicas as usize {
-                    break;
-                }
-                for m in 0..np {
-                    let i = ((row * cfg.rec_replicas as usize + t) * np + m) * 2;
-                    tr[i] = r[m][l];
-                    tr[i + 1] = eta[m][l];
+    let write_trace =
+        |trace: &mut Option<&mut [f32]>, row: usize, r: &[[f32; W]; P], eta: &[[f32; W]; P]| {
+            if let Some(tr) = trace.as_deref_mut() {
+                for l in 0..nl {
+                    let t = tl[l];
+                    if t >= cfg.rec_replicas as usize {
+                        break;
+                    }
+                    for m in 0..np {
+                        let i = ((row * cfg.rec_replicas as usize + t) * np + m) * 2;
+                        tr[i] = r[m][l];
+                        tr[i + 1] = eta[m][l];
+                    }
                 }
             }
-        }
-    };
+        };
 
     if cfg.step0 == 0 {
         for m in 0..np {
@@ -427,7 +454,7 @@ fn rate_block<const W: usize>(b: RateBlock<'_>) {
     let mut rec_next = (cfg.step0 / every + 1) * every;
     let mut row = (rec_next / every).wrapping_sub(cfg.rec_sample0) as usize;
     let groups = cfg.n_steps.div_ceil(4);
-    let mut f = [[0f32; W]; MAX_POPS];
+    let mut f = [[0f32; W]; P];
     for g in 0..groups {
         let kb = cfg.step0 + 4 * g;
         if noise {
@@ -650,5 +677,142 @@ impl Specialization {
             ("SUMMARY", f64::from(self.summary)),
             ("TRANSFER", f64::from(self.transfer)),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::Level;
+
+    /// Replicas with every transfer function, coupling, a stimulus, traces and summaries.
+    struct Case {
+        np: usize,
+        n: usize,
+        coef: Vec<PopCoef>,
+        weights: Vec<f32>,
+        stim: Vec<f32>,
+    }
+
+    impl Case {
+        fn new(np: usize, n: usize) -> Case {
+            let coef = (0..np)
+                .map(|m| PopCoef {
+                    dt_over_tau: 0.1 + 0.02 * m as f32,
+                    a: 1.2,
+                    theta: 2.8 - 0.3 * m as f32,
+                    f_offset: 1.0 / (1.0 + (1.2f32 * 2.8).exp()),
+                    i_ext: 0.5 + 0.1 * m as f32,
+                    r_init: 0.1,
+                    ou_decay: 0.9,
+                    ou_amp: 0.3,
+                    eta0_amp: 0.7,
+                    transfer: (m % 4) as u32,
+                })
+                .collect();
+            let weights = (0..np * np)
+                .map(|i| 0.7 * ((i * 7) % 5) as f32 - 1.1)
+                .collect();
+            let stim = (0..256 * np).map(|i| 0.01 * (i % 13) as f32).collect();
+            Case {
+                np,
+                n,
+                coef,
+                weights,
+                stim,
+            }
+        }
+
+        fn cfg(&self, step0: u32, n_steps: u32, rec: u32) -> RateConfig {
+            RateConfig {
+                n_replicas: self.n as u32,
+                n_pops: self.np as u32,
+                replicas_per_combo: self.n as u32,
+                seed_lo: 7,
+                seed_hi: 3,
+                step0,
+                n_steps,
+                has_noise: 1,
+                has_stim: 1,
+                rec_replicas: rec,
+                rec_every: 3,
+                summary_from: 10,
+                above: 0.5,
+                cross_low: 0.2,
+                cross_high: 0.7,
+                summary_mask: 7,
+                ..RateConfig::default()
+            }
+        }
+
+        /// Two calls (200 steps traced, then 53 more), each through `step`.
+        fn run(&self, step: impl Fn(&RateConfig, RateBuffers<'_>)) -> Vec<u32> {
+            let len = self.n * self.np;
+            let mut state = vec![PopState::default(); len];
+            let mut summary = vec![PopSummary::default(); len];
+            let mut trace = vec![0f32; 67 * 5 * self.np * 2];
+            for (step0, n_steps, rec) in [(0, 200, 5), (200, 53, 0)] {
+                let cfg = self.cfg(step0, n_steps, rec);
+                step(
+                    &cfg,
+                    RateBuffers {
+                        coef: &self.coef,
+                        weights: &self.weights,
+                        stim: &self.stim,
+                        state: &mut state,
+                        summary: &mut summary,
+                        trace: &mut trace,
+                    },
+                );
+            }
+            let mut bits: Vec<u32> = bytemuck::cast_slice(&state).to_vec();
+            bits.extend_from_slice(bytemuck::cast_slice(&summary));
+            bits.extend(trace.iter().map(|v| v.to_bits()));
+            bits
+        }
+    }
+
+    /// One replica at a time through the general block (arrays for 16 populations, one
+    /// live lane of four): the bits of every specialised, interleaved block at every level.
+    #[test]
+    fn specialised_blocks_compute_the_general_blocks_bits() {
+        for np in [1, 2, 3, 5] {
+            let case = Case::new(np, 37);
+            let reference = case.run(|cfg, b| {
+                let trace = b.trace;
+                for t in 0..case.n {
+                    rate_block::<4, MAX_POPS>(RateBlock {
+                        cfg,
+                        coef: b.coef,
+                        weights: b.weights,
+                        stim: b.stim,
+                        t0: t,
+                        state: &mut b.state[t * np..(t + 1) * np],
+                        summary: &mut b.summary[t * np..(t + 1) * np],
+                        trace: Some(&mut *trace),
+                    });
+                }
+            });
+            let moved = reference
+                .iter()
+                .zip(case.run(|_, _| {}))
+                .filter(|(a, b)| **a != *b)
+                .count();
+            assert!(
+                moved > reference.len() / 2,
+                "{np} populations: a trivial run"
+            );
+            for level in Level::available() {
+                for threads in [1, 2] {
+                    let bits = crate::cpu::with_threads(threads, || {
+                        case.run(|cfg, b| rate_step_at(level, cfg, b))
+                    });
+                    assert!(
+                        bits == reference,
+                        "{np} populations, {level}, {threads} threads"
+                    );
+                }
+            }
+        }
     }
 }
