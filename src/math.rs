@@ -9,6 +9,7 @@
 
 #![allow(clippy::excessive_precision)]
 
+const TWO_POW_M64: f32 = 5.421_010_862_427_522e-20;
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
@@ -19,6 +20,7 @@ const DP2: f32 = 2.4187564849853515625e-4;
 const DP3: f32 = 3.77489497744594108e-8;
 
 /// `npm_pow2i`: 2^n for whole n in [-126, 127].
+#[cfg(test)]
 #[inline(always)]
 fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
@@ -26,11 +28,50 @@ fn pow2i(n: i32) -> f32 {
 
 /// `npm_exp`: e^x; 0 below -87, the largest finite f32 above 88.7.
 ///
-/// Written without branches (the shader's early returns are selects here, on an argument
-/// clamped into range so no intermediate overflows), so that loops over lanes vectorise; for
-/// every finite x the value is the shader's.
+/// Written without branches (the shader's early returns are selects), so that loops over
+/// lanes vectorise, and with fewer operations than the shader's text where the result is
+/// provably the same bits (`tests::exp_is_the_shaders_exp` checks them):
+/// - no clamp of x: a lane outside [-87, 88.72283] computes garbage (wrapping integer
+///   operations, no overflow checks) that the final selects replace, and NaN still
+///   propagates through `r`;
+/// - the scale 2^n, n in [-126, 128], is applied as s = 2^(n - e), then 2^e, with e = 1 for
+///   n > 0 and -64 otherwise (the shader splits n in halves): in both forms q s is exact
+///   (s >= 2^-63, and |q| > 2^-60 unless x is too small for n to be negative), so
+///   s q + s = s fl(q + 1) is exact and normal, and the second product rounds 2^n fl(q + 1)
+///   once.
+///   The exponent field is built from the float n directly (1.5 2^23 + n has n in its low
+///   mantissa bits, and a shift by 23 keeps only them).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
+    let n = (x * LOG2E + 0.5).floor();
+    let mut r = x - n * LN2_HI;
+    r -= n * LN2_LO;
+    let z = r * r;
+    let mut p = 1.9875691500e-4f32;
+    p = p * r + 1.3981999507e-3;
+    p = p * r + 8.3334519073e-3;
+    p = p * r + 4.1665795894e-2;
+    p = p * r + 1.6666665459e-1;
+    p = p * r + 5.0000001201e-1;
+    let q = p * z + r;
+    let up = n > 0.0;
+    let e = if up { 1.0 } else { -64.0 };
+    let t = if up { 2.0 } else { TWO_POW_M64 };
+    // The biased exponent n - e + 127 in the low 9 bits of 1.5 2^23 + (n - e + 127).
+    let s = f32::from_bits(((n - e) + 12_583_039.0).to_bits() << 23);
+    let v = (q * s + s) * t;
+    let v = if x > 88.72283 { f32::MAX } else { v };
+    if x < -87.0 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// The shader's `npm_exp` as written (clamped argument, the scale split in halves): the
+/// reference [`exp`] is tested against.
+#[cfg(test)]
+fn exp_as_the_shader(x: f32) -> f32 {
     let xc = x.clamp(-87.0, 88.72283);
     let n = (xc * LOG2E + 0.5).floor();
     let mut r = xc - n * LN2_HI;
@@ -43,14 +84,13 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.6666665459e-1;
     p = p * r + 5.0000001201e-1;
     let q = p * z + r;
-    // n as i32, exactly (|n| <= 128): the bits of 1.5 * 2^23 + n are 0x4B40_0000 + n. A cast
-    // would saturate, which does not vectorise.
-    let ni = (n + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
+    let ni = n as i32;
     let h = ni / 2;
     let s = pow2i(h);
     let v = (q * s + s) * pow2i(ni - h);
-    let v = if x > 88.72283 { f32::MAX } else { v };
-    if x < -87.0 {
+    if x > 88.72283 {
+        f32::MAX
+    } else if x < -87.0 {
         0.0
     } else {
         v
@@ -141,6 +181,67 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(exp(-100.0), 0.0);
         assert!(exp(88.7).is_finite() && exp(100.0) == f32::MAX);
+    }
+
+    /// Bit patterns `lo..hi` through both forms of exp (vectorised at the CPU's level).
+    struct ExpPair {
+        lo: u32,
+        hi: u32,
+    }
+
+    impl crate::simd::Lanes for ExpPair {
+        type Output = u64;
+        #[inline(always)]
+        fn run<const W: usize>(self) -> u64 {
+            let mut differ = 0u64;
+            let mut b = self.lo;
+            while b < self.hi {
+                let k = (self.hi - b).min(1024);
+                let mut bad = 0u64;
+                for i in 0..k {
+                    let x = f32::from_bits(b + i);
+                    let (a, r) = (exp(x), exp_as_the_shader(x));
+                    bad += u64::from(a.to_bits() != r.to_bits() && !(a.is_nan() && r.is_nan()));
+                }
+                differ += bad;
+                b += k;
+            }
+            differ
+        }
+    }
+
+    /// Every f32 whose magnitude is at least 2^-40 and below 128 (all of exp's range where
+    /// the result is neither 1 nor saturated), then every 61st bit pattern of the rest
+    /// (tiny, huge, infinite and NaN arguments): the same bits as the shader's form.
+    #[test]
+    fn exp_is_the_shaders_exp() {
+        let (lo, hi) = ((127 - 40) << 23, 134 << 23);
+        let mut differ = 0;
+        for sign in [0u32, 1 << 31] {
+            differ += crate::simd::dispatch(ExpPair {
+                lo: sign | lo,
+                hi: sign | hi,
+            });
+            let mut b = sign;
+            while b < (sign | 0x7FFF_FFFF) {
+                if !(lo..hi).contains(&(b & 0x7FFF_FFFF)) {
+                    differ += crate::simd::dispatch(ExpPair { lo: b, hi: b + 1 });
+                }
+                b = b.saturating_add(61);
+            }
+        }
+        assert_eq!(differ, 0);
+        for x in [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            0.0,
+            -0.0,
+        ] {
+            assert_eq!(exp(x).to_bits(), exp_as_the_shader(x).to_bits(), "{x}");
+        }
+        assert!(exp(f32::NAN).is_nan());
     }
 
     #[test]

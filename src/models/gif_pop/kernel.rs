@@ -390,21 +390,63 @@ struct WalkLanes {
 /// condition allows, always between a computed value and a loaded one (a select between two
 /// loads would become a gather). `theta_hat` and `th2_prev` need no select: a lane's
 /// inactive ages are its last ones, and `th2_prev` is read only after an active age.
+/// In most rows only the last lanes can fail a condition, so the first [`SURE`] lanes skip
+/// the selects (whose conditions hold there) when the row allows it.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn walk_row(
     c: &MesoPopCoef,
-    (g_valid, g_act, g_tn): (usize, usize, usize),
+    cuts: (usize, usize, usize),
     src: RowsOf<'_>,
-    dst: RowsOfMut<'_>,
+    mut dst: RowsOfMut<'_>,
     thk: &Row,
     tht: &Row,
     h_tot: f32,
     w: &mut WalkLanes,
 ) {
-    let s = &mut w.s;
-    for g in 0..GROUPS {
-        let active = g < g_act;
+    let sure = cuts.0.min(cuts.1).min(cuts.2) >= SURE;
+    if sure {
+        hazard_lanes::<0, SURE, false>(c, cuts, &src, &mut dst, thk, h_tot, w);
+        hazard_lanes::<SURE, GROUPS, true>(c, cuts, &src, &mut dst, thk, h_tot, w);
+    } else {
+        hazard_lanes::<0, GROUPS, true>(c, cuts, &src, &mut dst, thk, h_tot, w);
+    }
+    // The second exponential only in rows that need it (P > 0.01 in some lane; a row without
+    // it computes the same bits), inside the second part's loop.
+    if w.pl.iter().fold(false, |a, &p| a | (p > 0.01)) {
+        if sure {
+            survival_lanes::<0, SURE, false, true>(cuts, &src, &mut dst, tht, w);
+            survival_lanes::<SURE, GROUPS, true, true>(cuts, &src, &mut dst, tht, w);
+        } else {
+            survival_lanes::<0, GROUPS, true, true>(cuts, &src, &mut dst, tht, w);
+        }
+    } else if sure {
+        survival_lanes::<0, SURE, false, false>(cuts, &src, &mut dst, tht, w);
+        survival_lanes::<SURE, GROUPS, true, false>(cuts, &src, &mut dst, tht, w);
+    } else {
+        survival_lanes::<0, GROUPS, true, false>(cuts, &src, &mut dst, tht, w);
+    }
+    *dst.n = *src.n;
+}
+
+/// Lanes a row's conditions hold in whenever [`walk_row`] finds them all at least as large
+/// (a multiple of every level's register width).
+const SURE: usize = GROUPS / 4 * 3;
+
+/// Lanes `LO..HI` of [`walk_row`]'s first part: the hazard, the new membrane potential and
+/// the spike probability before its exponential. Without `SEL` every lane is active.
+#[inline(always)]
+fn hazard_lanes<const LO: usize, const HI: usize, const SEL: bool>(
+    c: &MesoPopCoef,
+    (_, g_act, _): (usize, usize, usize),
+    src: &RowsOf<'_>,
+    dst: &mut RowsOfMut<'_>,
+    thk: &Row,
+    h_tot: f32,
+    w: &mut WalkLanes,
+) {
+    for g in LO..HI {
+        let active = !SEL || g < g_act;
         let thr = thk[g] + w.theta_hat[g];
         let u1 = c.p22 * src.u[g] + h_tot;
         let lam1 = c.lambda_0 * math::exp(((u1 - thr) * c.inv_delta_v).min(HAZARD_CLAMP));
@@ -412,16 +454,29 @@ fn walk_row(
         dst.lam[g] = if active { lam1 } else { src.lam[g] };
         w.pl[g] = c.half_h_ms * (lam1 + src.lam[g]);
     }
-    // The second exponential only for rows that need it (P > 0.01; a skipped row computes
-    // the same bits).
-    if w.pl.iter().fold(false, |a, &p| a | (p > 0.01)) {
-        for p in w.pl.iter_mut() {
-            *p = if *p > 0.01 { 1.0 - math::exp(-*p) } else { *p };
-        }
-    }
-    for g in 0..GROUPS {
-        let (valid, active, in_next) = (g < g_valid, g < g_act, g < g_tn);
-        let (nk, mk, vk, pl) = (src.n[g], src.m[g], src.v[g], w.pl[g]);
+}
+
+/// Lanes `LO..HI` of [`walk_row`]'s second part: the chunk sums, the threshold sums and the
+/// surviving cohorts. Without `SEL` every lane is valid, active and in the next totals;
+/// with `EXP` the spike probability 1 - e^-p replaces p where p > 0.01.
+#[inline(always)]
+fn survival_lanes<const LO: usize, const HI: usize, const SEL: bool, const EXP: bool>(
+    (g_valid, g_act, g_tn): (usize, usize, usize),
+    src: &RowsOf<'_>,
+    dst: &mut RowsOfMut<'_>,
+    tht: &Row,
+    w: &mut WalkLanes,
+) {
+    let s = &mut w.s;
+    for g in LO..HI {
+        let (valid, active, in_next) = (!SEL || g < g_valid, !SEL || g < g_act, !SEL || g < g_tn);
+        let p = w.pl[g];
+        let pl = if EXP && p > 0.01 {
+            1.0 - math::exp(-p)
+        } else {
+            p
+        };
+        let (nk, mk, vk) = (src.n[g], src.m[g], src.v[g]);
         let t1 = s.t_next[g] + nk * w.th2_prev[g];
         s.t_next[g] = if in_next { t1 } else { s.t_next[g] };
         let x1 = s.x[g] + mk;
@@ -437,7 +492,6 @@ fn walk_row(
         dst.m[g] = if active { m1 } else { mk };
         dst.v[g] = if active { v1 } else { vk };
     }
-    *dst.n = *src.n;
 }
 
 /// Phase B of one population (4b of the update): walks the ages of every chunk, oldest first,
