@@ -111,8 +111,9 @@ enum Command {
         /// Steps of the rate benchmark on the GPU.
         #[arg(long, default_value_t = 10_000)]
         steps: u64,
-        /// Steps of the rate benchmark on the CPU path (rates are per step, so fewer suffice).
-        #[arg(long = "cpu-steps", default_value_t = 200)]
+        /// Steps of the rate benchmark on the CPU path (as many as the NumPy comparison in
+        /// tools/numpy/rate_ou.py, so that the set-up and the first step weigh the same).
+        #[arg(long = "cpu-steps", default_value_t = 1000)]
         cpu_steps: u64,
         /// auto, gpu or cpu (cpu: CPU figures only).
         #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
