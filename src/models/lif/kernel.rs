@@ -221,8 +221,8 @@ pub fn lif_step_at(
 ) {
     let nw = sp.windows as usize;
     let n = cfg.n_threads as usize;
-    // Lanes per block: two vector registers (see `LifBlock::run`).
-    let w = 2 * level.min(crate::simd::detected()).lanes();
+    // Lanes per block: four vector registers (see `LifBlock::run`).
+    let w = 4 * level.min(crate::simd::detected()).lanes();
     let rec = (cfg.rec_spikes.max(cfg.rec_trace) as usize).min(n);
     let recorded = (rec.div_ceil(w) * w).min(n);
     let (st_rec, st_rest) = b.state[..n].split_at_mut(recorded);
@@ -301,14 +301,15 @@ struct LifBlock<'a, 'b> {
 impl crate::simd::Lanes for LifBlock<'_, '_> {
     type Output = ();
 
-    /// Two registers of lanes per block: each step of a neuron depends on the step before,
-    /// and two independent chains keep the vector units busy.
+    /// Four registers of lanes per block: each step of a neuron depends on the step before,
+    /// and four independent chains keep the vector units busy (two measured 30 % slower on
+    /// 10^6 exact neurons, eight no faster).
     #[inline(always)]
     fn run<const W: usize>(self) {
         match W {
-            16 => lif_block::<32>(self),
-            8 => lif_block::<16>(self),
-            _ => lif_block::<8>(self),
+            16 => lif_block::<64>(self),
+            8 => lif_block::<32>(self),
+            _ => lif_block::<16>(self),
         }
     }
 }
