@@ -133,8 +133,8 @@ pub const SOFTWARE_ADAPTER: [SoftwareChoice; 5] = [
     },
     SoftwareChoice {
         workload: Workload::Lif,
-        cpu_speedup: 8.8,
-        measured: "10^6 exact LIF neurons, constant drive, 100 ms at 0.1 ms: 0.40 s vs 3.5 s (with white noise and bridge crossings 2.5x)",
+        cpu_speedup: 10.5,
+        measured: "10^6 exact LIF neurons, constant drive, 100 ms at 0.1 ms: 0.33 s vs 3.46 s (with white noise and bridge crossings 2.7x)",
     },
     SoftwareChoice {
         workload: Workload::GifPop,
