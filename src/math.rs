@@ -31,9 +31,9 @@ fn pow2i(n: i32) -> f32 {
 /// Written without branches (the shader's early returns are selects), so that loops over
 /// lanes vectorise, and with fewer operations than the shader's text where the result is
 /// provably the same bits (`tests::exp_is_the_shaders_exp` checks them):
-/// - no clamp of x: a lane outside [-87, 88.72283] computes garbage (wrapping integer
-///   operations, no overflow checks) that the final selects replace, and NaN still
-///   propagates through `r`;
+/// - no clamp of x: a lane outside [-87, 88.72283] computes garbage (its exponent field is
+///   built by a float add and a shift, nothing that can overflow or panic) that the final
+///   selects replace, and NaN still propagates through `r`;
 /// - the scale 2^n, n in [-126, 128], is applied as s = 2^(n - e), then 2^e, with e = 1 for
 ///   n > 0 and -64 otherwise (the shader splits n in halves): in both forms q s is exact
 ///   (s >= 2^-63, and |q| > 2^-60 unless x is too small for n to be negative), so

@@ -280,7 +280,8 @@ pub fn rate_step_at(level: crate::simd::Level, cfg: &RateConfig, b: RateBuffers<
 /// register; independent registers' chains interleave in the out-of-order core.
 const INTERLEAVE: usize = 4;
 
-/// Replicas `t0..` of a batch (as many as `state` holds, at most one register's lanes).
+/// Replicas `t0..` of a batch (as many as `state` holds, at most [`INTERLEAVE`] registers'
+/// lanes).
 struct RateBlock<'a> {
     cfg: &'a RateConfig,
     coef: &'a [PopCoef],
