@@ -629,22 +629,26 @@ fn summarize_lanes<const W: usize>(
         }
     }
     if cfg.summary_mask & summary_bit::ABOVE != 0 {
+        let level = cfg.above;
         for l in 0..W {
-            above[l] += u32::from(r[l] > cfg.above);
+            above[l] += u32::from(r[l] > level);
         }
     }
     if cfg.summary_mask & summary_bit::CROSSINGS != 0 {
+        let (lo, hi) = (cfg.cross_low, cfg.cross_high);
         for l in 0..W {
-            let low = r[l] < cfg.cross_low;
-            let high = !low && r[l] > cfg.cross_high;
-            cross[l] += u32::from(low && side[l] == 2) + u32::from(high && side[l] == 1);
-            side[l] = if low {
+            let low = r[l] < lo;
+            let high = r[l] > hi;
+            let new = if low {
                 1
             } else if high {
                 2
             } else {
                 side[l]
             };
+            // A passage is a change of side between 1 and 2 (1 ^ 2 = 3; from 0 it is not).
+            cross[l] += u32::from(new ^ side[l] == 3);
+            side[l] = new;
         }
     }
 }
