@@ -26,6 +26,24 @@ fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) as u32) << 23)
 }
 
+/// The shared part of `npm_exp`: n = round(x / ln 2) and q = e^r - 1 for the remainder
+/// r = x - n ln 2 (Cody-Waite reduction, a degree-5 polynomial), so e^x = 2^n (1 + q).
+#[inline(always)]
+fn exp_reduced(x: f32) -> (f32, f32) {
+    let n = (x * LOG2E + 0.5).floor();
+    let mut r = x - n * LN2_HI;
+    r -= n * LN2_LO;
+    let z = r * r;
+    let mut p = 1.9875691500e-4f32;
+    p = p * r + 1.3981999507e-3;
+    p = p * r + 8.3334519073e-3;
+    p = p * r + 4.1665795894e-2;
+    p = p * r + 1.6666665459e-1;
+    p = p * r + 5.0000001201e-1;
+    let q = p * z + r;
+    (n, q)
+}
+
 /// `npm_exp`: e^x; 0 below -87, the largest finite f32 above 88.7.
 ///
 /// Written without branches (the shader's early returns are selects), so that loops over
@@ -43,17 +61,7 @@ fn pow2i(n: i32) -> f32 {
 ///   mantissa bits, and a shift by 23 keeps only them).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let n = (x * LOG2E + 0.5).floor();
-    let mut r = x - n * LN2_HI;
-    r -= n * LN2_LO;
-    let z = r * r;
-    let mut p = 1.9875691500e-4f32;
-    p = p * r + 1.3981999507e-3;
-    p = p * r + 8.3334519073e-3;
-    p = p * r + 4.1665795894e-2;
-    p = p * r + 1.6666665459e-1;
-    p = p * r + 5.0000001201e-1;
-    let q = p * z + r;
+    let (n, q) = exp_reduced(x);
     let up = n > 0.0;
     let e = if up { 1.0 } else { -64.0 };
     let t = if up { 2.0 } else { TWO_POW_M64 };
@@ -73,17 +81,7 @@ pub fn exp(x: f32) -> f32 {
 #[cfg(test)]
 fn exp_as_the_shader(x: f32) -> f32 {
     let xc = x.clamp(-87.0, 88.72283);
-    let n = (xc * LOG2E + 0.5).floor();
-    let mut r = xc - n * LN2_HI;
-    r -= n * LN2_LO;
-    let z = r * r;
-    let mut p = 1.9875691500e-4f32;
-    p = p * r + 1.3981999507e-3;
-    p = p * r + 8.3334519073e-3;
-    p = p * r + 4.1665795894e-2;
-    p = p * r + 1.6666665459e-1;
-    p = p * r + 5.0000001201e-1;
-    let q = p * z + r;
+    let (n, q) = exp_reduced(xc);
     let ni = n as i32;
     let h = ni / 2;
     let s = pow2i(h);
